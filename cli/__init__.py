@@ -1,0 +1,1 @@
+"""The ``sensory`` command line (the only layer that imports everything)."""

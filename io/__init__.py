@@ -1,0 +1,1 @@
+"""Sources and sinks (import as ``sensory.io``; this folder is never imported as ``io``)."""

@@ -1,0 +1,1 @@
+"""Runnable pipelines: ``python -m sensory.pipelines.social`` and ``sensory.pipelines.market``."""

@@ -1,0 +1,89 @@
+"""Running a pipeline from the command line: option checks, the run, and a summary."""
+import glob
+import json
+import logging
+import os
+import sys
+from collections import Counter
+from typing import Optional, Sequence
+
+import apache_beam as beam
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from sensory.pipelines.core import DEAD_LETTERS_FILE, RECORDS_FILE, build_pipeline, check_options
+from sensory.pipelines.options import SensoryOptions
+from sensory.settings import ConfigurationError
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def summarize_output(output_dir: str) -> dict:
+    """Counts records and dead letters (by processor, error type and field) in an output dir.
+
+    Args:
+        output_dir: The ``--output_dir`` of a finished run.
+
+    Returns:
+        ``{"records": n, "dead_letters": n, "dead_letters_by_reason": {reason: n}}``.
+    """
+    def lines(name):
+        for path in sorted(glob.glob(os.path.join(output_dir, f"{name}-*.jsonl"))):
+            with open(path, encoding="utf-8") as handle:
+                yield from (json.loads(line) for line in handle if line.strip())
+
+    records = sum(1 for _ in lines(RECORDS_FILE))
+    reasons = Counter()
+    for dead in lines(DEAD_LETTERS_FILE):
+        error, metadata = dead.get("error", {}), dead.get("metadata", {})
+        field = error.get("message", "").split(":", 1)[0] if error.get(
+            "type") == "ValidationError" else ""
+        reason = f"{metadata.get('processor')} {error.get('type')}"
+        reasons[f"{reason} ({field})" if field else reason] += 1
+    return {"records": records, "dead_letters": sum(reasons.values()),
+            "dead_letters_by_reason": dict(reasons.most_common())}
+
+
+def format_summary(kind: str, summary: dict) -> str:
+    """Renders ``summarize_output``'s result for people."""
+    out = [f"{kind}: {summary['records']} records, {summary['dead_letters']} dead letters"]
+    out += [f"  {count:6d}  {reason}" for reason, count in
+            summary["dead_letters_by_reason"].items()]
+    return "\n".join(out)
+
+
+def stage_counters(result) -> dict[str, int]:
+    """Returns the ``sensory.*`` counters of a finished run as ``{"namespace/name": value}``."""
+    counters = result.metrics().query(MetricsFilter())["counters"]
+    return {f"{c.key.metric.namespace}/{c.key.metric.name}": c.committed
+            for c in counters if c.key.metric.namespace.startswith("sensory.")}
+
+
+def run(kind: str, argv: Optional[Sequence[str]] = None,
+        options_class: type[SensoryOptions] = SensoryOptions) -> int:
+    """Parses options, checks them, runs the pipeline to completion and prints a summary.
+
+    Args:
+        kind: ``"social"`` or ``"market"``.
+        argv: Command-line arguments (pipeline options); ``sys.argv[1:]`` when None.
+        options_class: The pipeline's options class.
+
+    Returns:
+        The process exit code: 0 on success, 2 on a configuration error.
+    """
+    options = PipelineOptions(sys.argv[1:] if argv is None else list(argv))
+    sensory_options = options.view_as(options_class)
+    try:
+        check_options(sensory_options)
+    except ConfigurationError as err:
+        print(f"sensory {kind}: {err}", file=sys.stderr)
+        return 2
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(pipeline, sensory_options, kind=kind)
+    result = pipeline.run()
+    result.wait_until_finish()
+    for name, value in sorted(stage_counters(result).items()):
+        _LOGGER.info("metric %s = %s", name, value)
+    if sensory_options.output_dir:
+        print(format_summary(kind, summarize_output(sensory_options.output_dir)))
+    return 0

@@ -1,0 +1,64 @@
+"""Packaging for Sensory.
+
+The repository keeps the product plan's top-level folders (``io/``, ``transforms/`` ...). A
+top-level import package named ``io`` would shadow the standard library, so every folder is
+mapped into the single import package ``sensory`` with ``package_dir``. The same mapping is
+used by ``pip install -e .`` and by the sdist that Beam's ``--setup_file`` ships to workers.
+"""
+from setuptools import find_packages, setup
+
+# folder in the repository -> import package
+_PACKAGE_DIRS = {
+    "sensory": "sensory",
+    "sensory.transforms": "transforms",
+    "sensory.io": "io",
+    "sensory.pipelines": "pipelines",
+    "sensory.scrapers": "scrapers",
+    "sensory.stack": "stack",
+    "sensory.cli": "cli",
+}
+
+_REQUIRES = [
+    "apache-beam==2.77.0",
+    "pydantic>=2.7,<3",
+    "click>=8.1,<9",
+    "tzdata",
+    "requests>=2.31,<3",
+    "pyyaml>=6,<7",
+]
+
+# Clients of the local stack and of the production services (issue 3 owns these pins).
+STACK_REQUIRES = [
+    "confluent-kafka>=2.4,<3",
+    "redis>=5,<9",
+]
+
+_TEST_REQUIRES = [
+    "pytest>=8,<10",
+    "hypothesis>=6.100,<7",
+]
+
+
+
+def _packages():
+    """The mapped roots plus every sub-package found below each root's folder."""
+    found = []
+    for package, folder in _PACKAGE_DIRS.items():
+        found.append(package)
+        found.extend(f"{package}.{sub}" for sub in find_packages(folder))
+    return found
+
+
+setup(
+    name="sensory",
+    version="0.1.0",
+    description="MillionX data-ingestion pipelines (Apache Beam)",
+    python_requires=">=3.11",
+    packages=_packages(),
+    package_dir=_PACKAGE_DIRS,
+    package_data={"sensory.transforms": ["data/*.json"], "sensory": ["data/*.jsonl"]},
+    include_package_data=True,
+    install_requires=_REQUIRES + STACK_REQUIRES,
+    extras_require={"test": _TEST_REQUIRES},
+    entry_points={"console_scripts": ["sensory=sensory.cli.main:main"]},
+)

@@ -1,0 +1,165 @@
+"""Finding and hashing PII: phone numbers, e-mail addresses, card numbers and national IDs.
+
+Pure functions and a small keyed hasher; the Beam transforms live in ``pii.py``.
+Matching runs on a copy of the text whose Bengali digits (০-৯) are mapped to ASCII one for
+one, so positions line up and a number written in either script is found and hashed alike.
+"""
+import hashlib
+import hmac
+import re
+from typing import Any, Callable
+
+ANONYMIZATION_VERSION = "1"
+
+# Structured PII fields and their aliases on input -> the field that replaces them.
+PII_FIELDS = {
+    "author": "author_hash",
+    "author_username": "author_hash",
+    "customer_phone": "customer_phone_hash",
+    "customer_email": "customer_email_hash",
+    "customer_name": "customer_name_hash",
+}
+# Which normaliser a structured field's value goes through before hashing.
+_FIELD_KINDS = {"author": "name", "author_username": "name", "customer_name": "name",
+                "customer_phone": "phone", "customer_email": "email"}
+
+TOKEN_HEX_CHARS = 16
+_BENGALI_DIGITS = str.maketrans("০১২৩৪৫৬৭৮৯", "0123456789")
+# Boundaries are ASCII on purpose: Bengali letters next to a number must not hide it.
+_NOT_AFTER = r"(?<![0-9A-Za-z_])"
+_NOT_BEFORE = r"(?![0-9A-Za-z_])"
+
+EMAIL_RE = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]")
+# +8801712345678, 8801712345678, 008801712345678, +88 01712-345678, +880 1712-345678, 01712345678
+PHONE_RE = re.compile(
+    r"(?<![0-9A-Za-z_+])(?:(?:\+|00)?88[ -]*0[ -]*|0)1[3-9][0-9]{2}[ -]*[0-9]{3}[ -]*[0-9]{3}"
+    + _NOT_BEFORE)
+# Candidate card numbers: digit groups joined by single spaces or dashes; Luhn decides.
+CARD_CANDIDATE_RE = re.compile(_NOT_AFTER + r"[0-9]+(?:[ -][0-9]+)*" + _NOT_BEFORE)
+NID_RE = re.compile(_NOT_AFTER + r"(?:[0-9]{17}|[0-9]{13}|[0-9]{10})" + _NOT_BEFORE)
+_GROUP_SPLIT_RE = re.compile(r"[ -]")
+
+# "author": "value" inside text that is not valid JSON (truncated objects, Python reprs).
+_KEY_VALUE_RE = re.compile(
+    r"""(?P<head>(?P<q>["'])(?P<key>%s)(?P=q)\s*:\s*)(?P<vq>["'])(?P<value>(?:\\.|(?!(?P=vq)).)*)"""
+    % "|".join(PII_FIELDS), re.DOTALL)
+
+
+def luhn_valid(digits: str) -> bool:
+    """Returns whether a string of ASCII digits passes the Luhn check."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if position % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def normalize_phone(value: str) -> str:
+    """Maps every Bangladeshi form of a mobile number to ``+8801XXXXXXXXX``.
+
+    Args:
+        value: A phone number as written, in ASCII or Bengali digits.
+
+    Returns:
+        The canonical form, or the bare digits when it is not a Bangladeshi mobile number.
+    """
+    digits = re.sub(r"[^0-9]", "", value.translate(_BENGALI_DIGITS))
+    if digits.startswith("00"):
+        digits = digits[2:]
+    if digits.startswith("880") and len(digits) == 13:
+        digits = "0" + digits[3:]
+    elif len(digits) == 10 and digits.startswith("1"):
+        digits = "0" + digits
+    if len(digits) == 11 and digits.startswith("01"):
+        return "+88" + digits
+    return digits or value.strip()
+
+
+def _normalize(kind: str, value: str) -> str:
+    if kind == "phone":
+        return normalize_phone(value)
+    return value.strip().casefold()
+
+
+class PIIHasher:
+    """Keyed HMAC-SHA256 hashing; equal values under one key hash alike, so joins still work.
+
+    Args:
+        key: The secret key (see ``sensory.settings.load_pii_key``).
+    """
+
+    def __init__(self, key: bytes):
+        if not key:
+            raise ValueError("PIIHasher needs a non-empty key")
+        self._key = key
+
+    def digest(self, kind: str, value: str) -> str:
+        """Returns the hex HMAC of a normalised value, domain-separated by ``kind``."""
+        message = f"{kind}:{_normalize(kind, value)}".encode("utf-8", "surrogatepass")
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def token(self, kind: str, value: str) -> str:
+        """Returns a typed token such as ``PHONE_1a2b3c4d5e6f7a8b`` for free text."""
+        return f"{kind.upper()}_{self.digest(kind, value)[:TOKEN_HEX_CHARS]}"
+
+    def hash_field(self, field: str, value: Any) -> Any:
+        """Hashes a structured PII field's value; ``None`` stays ``None``."""
+        if value is None:
+            return None
+        return self.digest(_FIELD_KINDS.get(field, "name"), str(value))
+
+    def scrub_text(self, text: str) -> str:
+        """Replaces e-mails, phone numbers, Luhn-valid card numbers and NIDs by typed tokens.
+
+        Order matters: e-mails first (they may contain digits), phones before cards (a phone
+        with its country code is 13 digits and could pass Luhn), NIDs last.
+        """
+        text = _sub(text, EMAIL_RE, lambda m: self.token("email", m))
+        text = _sub(text, PHONE_RE, lambda m: self.token("phone", m))
+        text = _sub(text, CARD_CANDIDATE_RE, self._cards_in_run)
+        return _sub(text, NID_RE, lambda m: self.token("nid", m))
+
+    def scrub_key_values(self, text: str) -> str:
+        """Hashes the values of PII keys found in text that is not valid JSON."""
+        def replace(match: re.Match) -> str:
+            value = self.hash_field(match.group("key"), match.group("value"))
+            return f"{match.group('head')}{match.group('vq')}{value}"
+        return _KEY_VALUE_RE.sub(replace, text)
+
+    def _cards_in_run(self, run: str) -> str:
+        # A run of digit groups may hold a card plus neighbouring numbers ("4111 ... 1111 123"):
+        # take the longest Luhn-valid stretch of whole groups from each starting group.
+        parts = _GROUP_SPLIT_RE.split(run)
+        separators = _GROUP_SPLIT_RE.findall(run)
+        out, start = [], 0
+        while start < len(parts):
+            for end in range(len(parts), start, -1):
+                digits = "".join(parts[start:end])
+                if 13 <= len(digits) <= 19 and luhn_valid(digits):
+                    out.append(self.token("card", digits))
+                    break
+            else:
+                end = start + 1
+                out.append(parts[start])
+            if end < len(parts):
+                out.append(separators[end - 1])
+            start = end
+        return "".join(out)
+
+
+def _sub(text: str, pattern: re.Pattern, replace: Callable[[str], str]) -> str:
+    """Like ``pattern.sub`` but matching on the ASCII-digit copy and cutting the original."""
+    ascii_text = text.translate(_BENGALI_DIGITS)
+    pieces, last = [], 0
+    for match in pattern.finditer(ascii_text):
+        pieces.append(text[last:match.start()])
+        pieces.append(replace(match.group(0)))
+        last = match.end()
+    if not pieces:
+        return text
+    pieces.append(text[last:])
+    return "".join(pieces)
