@@ -34,7 +34,8 @@ def run(pipeline: str, pipeline_args: tuple[str, ...]) -> None:
 
 def _register_optional_groups() -> None:
     # Groups owned by later features register themselves here once they exist.
-    for module_name, group_name in (("sensory.cli.stack", "stack"),
+    for module_name, group_name in (("sensory.cli.demo", "demo"),
+                                    ("sensory.cli.stack", "stack"),
                                     ("sensory.cli.weather", "weather")):
         try:
             module = __import__(module_name, fromlist=[group_name])

@@ -4,6 +4,7 @@ Validation is lenient where the contract allows it (aliases, ``"12"`` for an int
 taken as UTC) and strict everywhere else. Unknown input fields are ignored: they are not part of
 the contract and may carry PII that no later stage knows to scrub.
 """
+import re
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, Optional
 
@@ -29,9 +30,14 @@ def _no_bool(value: Any) -> Any:
     return value
 
 
+_NUMBER_RE = re.compile(r"\s*[+-]?\d+(?:\.\d*)?\s*")
+
+
 def _iso_datetime(value: Any) -> Any:
-    # Lax mode would read 1700000000 as epoch seconds; the contract asks for ISO-8601 text.
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    # Lax mode would read 1700000000 (or "1700000000") as epoch seconds; the contract asks for
+    # ISO-8601 text.
+    if (isinstance(value, (int, float)) and not isinstance(value, bool)) or (
+            isinstance(value, str) and _NUMBER_RE.fullmatch(value)):
         raise ValueError("expected an ISO-8601 date-time string, got a number")
     return value
 

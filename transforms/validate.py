@@ -44,9 +44,10 @@ def _describe(errors: list[dict]) -> str:
     """Formats pydantic errors as ``field: problem`` without the offending (maybe PII) input."""
     parts = []
     for error in errors:
-        field = ".".join(str(part) for part in error["loc"]) or "record"
+        field = ".".join(str(part) for part in error["loc"])
         message = error["msg"].removeprefix("Value error, ")
-        parts.append(message if message.startswith(f"{field}:") else f"{field}: {message}")
+        # Model-level rules have no location and name their field in the message themselves.
+        parts.append(f"{field}: {message}" if field else message)
     return "; ".join(parts)
 
 

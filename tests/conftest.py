@@ -1,0 +1,21 @@
+"""Shared fixtures for unit tests."""
+import pytest
+
+TEST_KEY = "unit-test-key-0123456789abcdef"
+
+
+@pytest.fixture
+def pii_key(monkeypatch):
+    """Sets ``SENSORY_PII_KEY`` for the test (DirectRunner runs in-process) and returns it."""
+    monkeypatch.delenv("SENSORY_PII_KEY_FILE", raising=False)
+    monkeypatch.setenv("SENSORY_PII_KEY", TEST_KEY)
+    return TEST_KEY.encode()
+
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# The pii_key fixture only sets a constant environment variable, so sharing it across the
+# examples of one @given test is safe; Beam pipelines make examples slow by design.
+settings.register_profile("sensory", deadline=None, suppress_health_check=[
+    HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.load_profile("sensory")

@@ -1,0 +1,73 @@
+"""The social and market pipelines end to end on DirectRunner (file mode and beam.Create)."""
+import json
+import subprocess
+import sys
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+from click.testing import CliRunner
+
+from sensory.cli.main import main
+from sensory.pipelines import market, social
+from sensory.pipelines.launcher import summarize_output
+from sensory.pipelines.options import SensoryOptions
+from sensory.samples import sample_lines
+
+POST = {"platform": "tiktok", "post_id": "t-1", "author": "Nusrat", "engagement_count": 5,
+        "content": "Selling my iPhone 13, call 01712345678", "posted_at": "2025-12-19T10:00:00Z",
+        "location": "Sylhet"}
+
+
+def test_build_pipeline_with_create(pii_key):
+    options = PipelineOptions([]).view_as(SensoryOptions)
+    p = TestPipeline()
+    out = social.build_pipeline(p, options, messages=p | beam.Create([
+        json.dumps(POST).encode(), b"{broken", json.dumps({**POST, "post_id": ""}).encode()]))
+    assert_that(out.records | beam.Map(lambda r: (
+        r["post_id"], "author" in r, r["context"]["category"]["name"],
+        r["content"].split()[-1].split("_")[0])),
+        equal_to([("t-1", False, "smartphone", "PHONE")]), label="records")
+    assert_that(out.dead_letters | "Types" >> beam.Map(lambda d: d["error"]["type"]),
+                equal_to(["ParseError", "ValidationError"]), label="dead_letters")
+    p.run().wait_until_finish()
+
+
+def test_file_mode_accounts_for_every_line(tmp_path, pii_key):
+    for kind, module in (("social", social), ("market", market)):
+        lines = list(sample_lines(kind, 150, seed=11))
+        source = tmp_path / f"{kind}.jsonl"
+        source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        out = tmp_path / f"out_{kind}"
+        assert module.run([f"--input_file={source}", f"--output_dir={out}"]) == 0
+        summary = summarize_output(str(out))
+        assert summary["records"] + summary["dead_letters"] == len(lines), summary
+        assert summary["records"] > len(lines) * 0.7, summary
+        assert sorted(p.name for p in out.iterdir()) == [
+            "dead_letters-00000-of-00001.jsonl", "records-00000-of-00001.jsonl"]
+
+
+def test_refuses_to_start_without_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("SENSORY_PII_KEY", raising=False)
+    monkeypatch.delenv("SENSORY_PII_KEY_FILE", raising=False)
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(POST) + "\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "sensory.pipelines.social", f"--input_file={source}",
+         f"--output_dir={tmp_path / 'out'}"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "no PII key: set SENSORY_PII_KEY or pass --pii_key_file" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_run_and_missing_options(tmp_path, pii_key):
+    runner = CliRunner()
+    result = runner.invoke(main, ["run", "market", "--output_dir=/tmp/x"])
+    assert result.exit_code == 2 and "no source" in result.output
+    source = tmp_path / "orders.jsonl"
+    source.write_text("\n".join(sample_lines("market", 20, seed=3)) + "\n")
+    result = runner.invoke(main, ["run", "market", f"--input_file={source}",
+                                  f"--output_dir={tmp_path / 'out'}"])
+    assert result.exit_code == 0, result.output
+    assert "market:" in result.output and "records" in result.output

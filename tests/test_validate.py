@@ -1,0 +1,113 @@
+"""ValidateRecords: every input comes out exactly once, as a record or a dead letter."""
+import json
+
+import apache_beam as beam
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from sensory.messages import SourceMessage
+from sensory.transforms.validate import ValidateRecords, parse_record, _Rejected
+from sensory.models import SocialPost
+
+GOOD = {"platform": "facebook", "post_id": "fb-1", "author_username": "rahim",
+        "content": "New saree collection", "engagement_count": "7",
+        "timestamp": "2025-12-20T10:30:00"}
+
+
+def _reason(dead):
+    return dead["metadata"]["processor"], dead["error"]["type"]
+
+
+def test_records_and_dead_letters_with_metadata():
+    messages = [
+        SourceMessage(json.dumps(GOOD).encode(), "source.social.facebook", 3, 41),
+        SourceMessage(b"\xff\xfe not utf8", "source.social.facebook", 3, 42),
+        SourceMessage(b"{not json", "source.social.facebook", 3, 43),
+        SourceMessage(b"[1, 2]", "source.social.facebook", 3, 44),
+        SourceMessage(json.dumps({**GOOD, "engagement_count": "lots"}).encode(),
+                      "source.social.facebook", 3, 45),
+    ]
+    p = TestPipeline()
+    records, dead = p | beam.Create(messages) | ValidateRecords(kind="social")
+    assert_that(records | "Ids" >> beam.Map(lambda r: (r["post_id"], r["author"],
+                                                       r["_source"]["offset"],
+                                                       r["_record_type"])),
+                equal_to([("fb-1", "rahim", 41, "social")]), label="records")
+    assert_that(dead | "Reasons" >> beam.Map(lambda d: (d["metadata"]["offset"],
+                                                        d["metadata"]["source_topic"],
+                                                        *_reason(d))),
+                equal_to([(42, "source.social.facebook", "schema-validator", "DecodeError"),
+                          (43, "source.social.facebook", "schema-validator", "ParseError"),
+                          (44, "source.social.facebook", "schema-validator", "NotAnObject"),
+                          (45, "source.social.facebook", "schema-validator",
+                           "ValidationError")]),
+                label="dead_letters")
+    result = p.run()
+    result.wait_until_finish()
+    counters = {c.key.metric.name: c.committed for c in result.metrics().query(
+        MetricsFilter().with_namespace("sensory.schema_validator"))["counters"]}
+    assert counters == {"received": 5, "ok": 1, "dead_lettered": 4}
+
+
+def test_message_names_field_and_hides_value():
+    secret = "01712345678"
+    try:
+        parse_record(json.dumps({**GOOD, "posted_at": secret, "timestamp": None}), SocialPost)
+    except _Rejected as rejected:
+        assert str(rejected).startswith("posted_at:"), str(rejected)
+        assert secret not in str(rejected)
+    else:
+        raise AssertionError("expected a rejection")
+
+
+def test_market_total_price_message():
+    from sensory.models import MarketOrder
+    order = {"platform": "daraz", "order_id": "o", "merchant_id": "m", "product_id": "p",
+             "product_name": "n", "quantity": 2, "price": 10, "total_price": 25,
+             "order_status": "paid", "created_at": "2025-01-01T00:00:00"}
+    try:
+        parse_record(json.dumps(order), MarketOrder)
+    except _Rejected as rejected:
+        assert rejected.error_type == "ValidationError"
+        assert str(rejected).startswith("total_price:"), str(rejected)
+
+
+_raw = st.one_of(
+    st.binary(max_size=80),
+    st.text(max_size=80),
+    st.builds(lambda d: json.dumps(d), st.dictionaries(
+        st.sampled_from(sorted(GOOD) + ["posted_at", "author", "x"]),
+        st.one_of(st.none(), st.integers(), st.text(max_size=12), st.floats()), max_size=8)),
+    st.builds(lambda d: json.dumps({**GOOD, **d}), st.dictionaries(
+        st.sampled_from(sorted(GOOD)), st.one_of(st.none(), st.integers(-3, 3),
+                                                 st.text(max_size=8)), max_size=3)),
+)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(_raw, min_size=1, max_size=30))
+def test_arbitrary_input_never_crashes_and_comes_out_once(values):
+    messages = [SourceMessage(v if isinstance(v, bytes) else v.encode("utf-8", "surrogatepass"),
+                              offset=i) for i, v in enumerate(values)]
+    with TestPipeline() as p:
+        records, dead = p | beam.Create(messages) | ValidateRecords(kind="social")
+        offsets = (
+            (records | "RecordOffsets" >> beam.Map(lambda r: r["_source"]["offset"]),
+             dead | "DeadOffsets" >> beam.Map(lambda d: d["metadata"]["offset"]))
+            | beam.Flatten())
+        assert_that(offsets, equal_to(list(range(len(messages)))), label="each_once")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=200), st.text(max_size=200)))
+def test_parse_record_only_ever_rejects(value):
+    try:
+        record = parse_record(value, SocialPost)
+    except _Rejected as rejected:
+        assert rejected.error_type in {"DecodeError", "ParseError", "NotAnObject",
+                                       "ValidationError"}
+    else:
+        assert SocialPost.model_validate(record)
