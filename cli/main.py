@@ -35,6 +35,7 @@ def run(pipeline: str, pipeline_args: tuple[str, ...]) -> None:
 def _register_optional_groups() -> None:
     # Groups owned by later features register themselves here once they exist.
     for module_name, group_name in (("sensory.cli.demo", "demo"),
+                                    ("sensory.cli.submit", "submit"),
                                     ("sensory.cli.stack", "stack"),
                                     ("sensory.cli.weather", "weather")):
         try:
