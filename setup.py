@@ -31,6 +31,11 @@ _REQUIRES = [
 STACK_REQUIRES = [
     "confluent-kafka>=2.4,<3",
     "redis>=5,<9",
+    "weaviate-client>=4.16,<5",
+    # fakesnow 0.12's server accepts the login of connector 3.x only (4.x/5.x are refused), and
+    # write_pandas through it needs old connectors: the sink uses PUT + COPY INTO + MERGE instead.
+    "snowflake-connector-python==3.18.1",
+    "fakesnow[server]==0.12.1",
 ]
 
 _TEST_REQUIRES = [

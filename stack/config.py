@@ -1,0 +1,46 @@
+"""Where the stack lives and which ports it uses; every port has an environment override."""
+import os
+from pathlib import Path
+
+KAFKA_VERSION = "4.1.1"
+WEAVIATE_VERSION = "v1.35.2"
+LOG4J_VERSION = "2.24.3"
+SLF4J_VERSION = "2.0.16"
+
+
+def _port(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ValueError(f"{name}={value!r} is not a TCP port")
+    return int(value)
+
+
+def local_dir() -> Path:
+    """The git-ignored cache: ``$SENSORY_LOCAL_DIR``, else ``.local/`` of the checkout.
+
+    The checkout is found by walking up from the working directory to the folder holding
+    ``setup.py``, so commands work from any sub-folder.
+    """
+    if os.environ.get("SENSORY_LOCAL_DIR"):
+        return Path(os.environ["SENSORY_LOCAL_DIR"]).resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "setup.py").exists() and (folder / "stack").is_dir():
+            return folder / ".local"
+    return here / ".local"
+
+
+HOST = "127.0.0.1"
+KAFKA_PORT = _port("SENSORY_KAFKA_PORT", 9092)
+KAFKA_CONTROLLER_PORT = _port("SENSORY_KAFKA_CONTROLLER_PORT", 9093)
+REDIS_PORT = _port("SENSORY_REDIS_PORT", 6379)
+WEAVIATE_PORT = _port("SENSORY_WEAVIATE_PORT", 8080)
+WEAVIATE_GRPC_PORT = _port("SENSORY_WEAVIATE_GRPC_PORT", 50051)
+# Cluster-internal Weaviate ports, moved off their defaults to avoid clashing with other tools.
+WEAVIATE_GOSSIP_PORT = _port("SENSORY_WEAVIATE_GOSSIP_PORT", 17946)
+WEAVIATE_DATA_PORT = _port("SENSORY_WEAVIATE_DATA_PORT", 17947)
+WEAVIATE_RAFT_PORT = _port("SENSORY_WEAVIATE_RAFT_PORT", 18300)
+WEAVIATE_RAFT_RPC_PORT = _port("SENSORY_WEAVIATE_RAFT_RPC_PORT", 18301)
+SNOWFLAKE_PORT = _port("SENSORY_SNOWFLAKE_PORT", 8765)
