@@ -31,6 +31,35 @@ class PipelineOutputs(NamedTuple):
     dead_letters: PCollection
 
 
+class ProcessRecords(beam.PTransform[PCollection, PCollection[dict]]):
+    """Validate → shield PII → add context; returns ``(records, scrubbed_dead_letters)``.
+
+    Args:
+        kind: ``"social"`` or ``"market"``.
+        key_file: PII key file, or None for ``$SENSORY_PII_KEY``.
+        categories: Category keyword table.
+    """
+
+    def __init__(self, *, kind: str, key_file: Optional[str], categories: dict):
+        super().__init__()
+        if kind not in RECORD_MODELS:
+            raise ValueError(f"kind must be one of {sorted(RECORD_MODELS)}, got {kind!r}")
+        self._kind = kind
+        self._key_file = key_file
+        self._categories = categories
+
+    def expand(self, messages):  # -> (records, dead_letters)
+        valid, invalid = messages | "Validate" >> ValidateRecords(kind=self._kind)
+        shielded, shield_failed = valid | "ShieldPII" >> ShieldPII(key_file=self._key_file)
+        records, context_failed = shielded | "AddContext" >> AddContext(
+            categories=self._categories)
+        dead_letters = (
+            (invalid, shield_failed, context_failed)
+            | "AllDeadLetters" >> beam.Flatten()
+            | "ScrubDeadLetters" >> ScrubDeadLetters(key_file=self._key_file))
+        return records, dead_letters
+
+
 def check_options(options: SensoryOptions) -> None:
     """Fails fast, before any worker starts, on settings the run cannot go without.
 
@@ -58,23 +87,16 @@ def build_pipeline(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: st
     Returns:
         The records and the (scrubbed) dead letters.
     """
-    if kind not in RECORD_MODELS:
-        raise ValueError(f"kind must be one of {sorted(RECORD_MODELS)}, got {kind!r}")
+    label = kind.capitalize()
     if messages is None:
-        messages = pipeline | "ReadFiles" >> ReadJsonLines(file_pattern=options.input_file)
-    categories = load_category_table(options.categories_file)
-
-    valid, invalid = messages | "Validate" >> ValidateRecords(kind=kind)
-    shielded, shield_failed = valid | "ShieldPII" >> ShieldPII(key_file=options.pii_key_file)
-    records, context_failed = shielded | "AddContext" >> AddContext(categories=categories)
-    dead_letters = (
-        (invalid, shield_failed, context_failed)
-        | "AllDeadLetters" >> beam.Flatten()
-        | "ScrubDeadLetters" >> ScrubDeadLetters(key_file=options.pii_key_file))
+        messages = pipeline | f"Read{label}Files" >> ReadJsonLines(file_pattern=options.input_file)
+    records, dead_letters = messages | f"Process{label}" >> ProcessRecords(
+        kind=kind, key_file=options.pii_key_file,
+        categories=load_category_table(options.categories_file))
 
     if options.output_dir:
-        _ = records | "WriteRecords" >> WriteJsonLines(
+        _ = records | f"Write{label}Records" >> WriteJsonLines(
             output_dir=options.output_dir, name=RECORDS_FILE)
-        _ = dead_letters | "WriteDeadLetters" >> WriteJsonLines(
+        _ = dead_letters | f"Write{label}DeadLetters" >> WriteJsonLines(
             output_dir=options.output_dir, name=DEAD_LETTERS_FILE)
     return PipelineOutputs(records, dead_letters)
