@@ -16,7 +16,7 @@ def test_status_json_reports_every_service_healthy(stack):
     result = CliRunner().invoke(main, ["stack", "status", "--json"])
     assert result.exit_code == 0, result.output
     status = json.loads(result.output)
-    assert set(status) == {"kafka", "redis", "weaviate", "snowflake"}
+    assert set(status) == {"kafka", "redis", "weaviate", "snowflake", "openweather"}
     for name, entry in status.items():
         assert entry["healthy"] is True and entry["pid"] > 0 and entry["version"], name
         assert "127.0.0.1" in entry["address"]
@@ -30,7 +30,7 @@ def test_second_up_is_fast(stack):
 
 
 def test_spec_topics_exist_with_partitions(kafka_bootstrap):
-    from sensory.stack.kafka import describe_topics
+    from sensory.io.kafka_admin import describe_topics
     partitions = describe_topics(kafka_bootstrap)
     for name, spec in TOPICS.items():
         assert partitions.get(name) == spec.partitions, name
@@ -38,7 +38,7 @@ def test_spec_topics_exist_with_partitions(kafka_bootstrap):
 
 def test_consumer_group_resumes_from_committed_offset(kafka_bootstrap):
     from confluent_kafka import Consumer, Producer
-    from sensory.stack.kafka import ensure_topics
+    from sensory.io.kafka_admin import ensure_topics
     from sensory.topics import TopicSpec
     topic, group = f"it-resume-{uuid.uuid4().hex[:8]}", f"g-{uuid.uuid4().hex[:8]}"
     ensure_topics(kafka_bootstrap, {topic: TopicSpec(1, 1)})

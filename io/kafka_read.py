@@ -1,0 +1,234 @@
+"""The Python ``ReadFromKafka``: a splittable DoFn over topic-partitions on confluent-kafka.
+
+Each partition is one element whose restriction is an offset range: from the consumer group's
+committed offset (or the earliest offset) to either the end offset seen when the read starts
+(bounded) or infinity (streaming). The watermark follows record timestamps and, on an idle
+partition, wall-clock time minus ``idle_lag_s``, so downstream windows still close. Offsets are
+committed to the group only from a bundle finalizer, i.e. after the runner durably committed
+the bundle's output: a crash re-reads instead of losing messages.
+"""
+import logging
+import sys
+import time
+from typing import Any, Iterable, NamedTuple, Optional
+
+import apache_beam as beam
+from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
+from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.core import RestrictionProvider, WatermarkEstimatorProvider
+from apache_beam.utils.timestamp import Duration, Timestamp
+
+from sensory.messages import SourceMessage
+
+_LOGGER = logging.getLogger(__name__)
+
+NAMESPACE = "sensory.kafka_read"
+UNBOUNDED_END = sys.maxsize
+_BATCH = 500  # messages per consume() call
+
+
+class PartitionRead(NamedTuple):
+    """What one SDF element reads: a partition and its starting offset range."""
+
+    topic: str
+    partition: int
+    start: int
+    end: int  # exclusive; UNBOUNDED_END for streaming
+
+
+def consumer_config(bootstrap_servers: str, group: str, **overrides: Any) -> dict[str, Any]:
+    """Consumer settings: no auto-commit (we commit on finalization), read committed data."""
+    return {"bootstrap.servers": bootstrap_servers, "group.id": group,
+            "enable.auto.commit": False, "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest", "isolation.level": "read_committed",
+            "enable.partition.eof": False, "log_level": 3, **overrides}
+
+
+class _PlanPartitionsFn(beam.DoFn):
+    """Lists the topics' partitions and where each read starts and (if bounded) ends."""
+
+    def __init__(self, bootstrap_servers: str, group: str, bounded: bool):
+        super().__init__()
+        self._bootstrap_servers = bootstrap_servers
+        self._group = group
+        self._bounded = bounded
+        self._consumer = None
+
+    def setup(self):
+        from confluent_kafka import Consumer  # pylint: disable=import-outside-toplevel
+        self._consumer = Consumer(consumer_config(self._bootstrap_servers, self._group))
+
+    def process(self, topics: tuple) -> Iterable[PartitionRead]:
+        from confluent_kafka import OFFSET_INVALID, TopicPartition  # pylint: disable=import-outside-toplevel
+        metadata = self._consumer.list_topics(timeout=30)
+        partitions = []
+        for topic in topics:
+            if topic not in metadata.topics or metadata.topics[topic].error is not None:
+                raise ValueError(f"Kafka topic {topic!r} does not exist on "
+                                 f"{self._bootstrap_servers}")
+            partitions += [TopicPartition(topic, p) for p in metadata.topics[topic].partitions]
+        committed = self._consumer.committed(partitions, timeout=30)
+        for tp in committed:
+            low, high = self._consumer.get_watermark_offsets(
+                TopicPartition(tp.topic, tp.partition), timeout=30)
+            start = tp.offset if tp.offset not in (OFFSET_INVALID, None) and tp.offset >= 0 \
+                else low
+            start = max(start, low)  # committed data may have expired since
+            end = high if self._bounded else UNBOUNDED_END
+            _LOGGER.info("kafka read plan %s[%d]: offsets %d..%s", tp.topic, tp.partition,
+                         start, "end" if end == UNBOUNDED_END else end)
+            yield PartitionRead(tp.topic, tp.partition, start, max(start, end))
+
+    def teardown(self):
+        if self._consumer is not None:
+            self._consumer.close()
+
+
+class _OffsetRangeProvider(RestrictionProvider):
+    def initial_restriction(self, element: PartitionRead) -> OffsetRange:
+        return OffsetRange(element.start, element.end)
+
+    def create_tracker(self, restriction: OffsetRange) -> OffsetRestrictionTracker:
+        return OffsetRestrictionTracker(restriction)
+
+    def restriction_size(self, element: PartitionRead, restriction: OffsetRange) -> int:
+        return restriction.size()
+
+    def truncate(self, element, restriction):
+        # On drain, a streaming read simply stops; a bounded read finishes its range.
+        return None if restriction.stop == UNBOUNDED_END else restriction
+
+
+class _WatermarkProvider(WatermarkEstimatorProvider):
+    def initial_estimator_state(self, element, restriction):
+        return None
+
+    def create_watermark_estimator(self, state):
+        return ManualWatermarkEstimator(state)
+
+
+class _ReadPartitionFn(beam.DoFn):
+    """Reads one partition's offset range; yields timestamped ``SourceMessage``s."""
+
+    def __init__(self, bootstrap_servers: str, group: str, poll_timeout_s: float,
+                 idle_lag_s: float, max_read_time_s: Optional[float],
+                 max_num_records: Optional[int]):
+        super().__init__()
+        self._bootstrap_servers = bootstrap_servers
+        self._group = group
+        self._poll_timeout_s = poll_timeout_s
+        self._idle_lag_s = idle_lag_s
+        self._max_read_time_s = max_read_time_s
+        self._max_num_records = max_num_records
+        self._consumer = None
+        self._committer = None
+        self._deadline = None
+        self._read_total = 0
+
+    def setup(self):
+        from confluent_kafka import Consumer  # pylint: disable=import-outside-toplevel
+        self._consumer = Consumer(consumer_config(self._bootstrap_servers, self._group))
+        self._committer = Consumer(consumer_config(self._bootstrap_servers, self._group))
+        self._received = Metrics.counter(NAMESPACE, "received")
+        self._committed = Metrics.counter(NAMESPACE, "committed_offsets")
+        self._latency = Metrics.distribution(NAMESPACE, "consume_latency_ms")
+        if self._max_read_time_s is not None:
+            self._deadline = time.monotonic() + self._max_read_time_s
+
+    def _limits_reached(self) -> bool:
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            return True
+        return self._max_num_records is not None and self._read_total >= self._max_num_records
+
+    def _commit(self, topic: str, partition: int, next_offset: int) -> None:
+        from confluent_kafka import TopicPartition  # pylint: disable=import-outside-toplevel
+        self._committer.commit(offsets=[TopicPartition(topic, partition, next_offset)],
+                               asynchronous=False)
+        self._committed.inc()
+
+    # The finalizer comes before the restriction and watermark parameters: Beam passes those two
+    # by keyword and the finalizer by position.
+    def process(self, element: PartitionRead, finalizer=beam.DoFn.BundleFinalizerParam,
+                tracker=beam.DoFn.RestrictionParam(_OffsetRangeProvider()),
+                watermark=beam.DoFn.WatermarkEstimatorParam(_WatermarkProvider())
+                ) -> Iterable[Any]:
+        from confluent_kafka import KafkaError, TopicPartition  # pylint: disable=import-outside-toplevel
+        restriction = tracker.current_restriction()
+        position = restriction.start
+        if position >= restriction.stop:
+            return
+        self._consumer.assign([TopicPartition(element.topic, element.partition, position)])
+        last_claimed = None
+        try:
+            while True:
+                if self._limits_reached():
+                    tracker.try_claim(restriction.stop)  # nothing more: close the range
+                    break
+                started = time.monotonic()
+                messages = self._consumer.consume(num_messages=_BATCH,
+                                                  timeout=self._poll_timeout_s)
+                self._latency.update(int((time.monotonic() - started) * 1000))
+                messages = [m for m in messages if m.error() is None
+                            or m.error().code() != KafkaError._PARTITION_EOF]
+                if not messages:
+                    if restriction.stop != UNBOUNDED_END:
+                        # Transaction markers occupy offsets no message is delivered for, so ask
+                        # the consumer where it stands rather than trusting the last offset seen.
+                        (current,) = self._consumer.position(
+                            [TopicPartition(element.topic, element.partition)])
+                        if max(position, current.offset) >= restriction.stop:
+                            tracker.try_claim(restriction.stop)
+                            break
+                    # Idle: let the watermark move with the clock, then hand back control so the
+                    # runner can checkpoint and finalize (and so commit) what was read.
+                    idle_mark = Timestamp.now() - Duration(seconds=self._idle_lag_s)
+                    if watermark.current_watermark() is None or \
+                            idle_mark > watermark.current_watermark():
+                        watermark.set_watermark(idle_mark)
+                    tracker.defer_remainder(Duration(seconds=1))
+                    break
+                for message in messages:
+                    if message.error() is not None:
+                        raise RuntimeError(f"Kafka error on {element.topic}[{element.partition}]:"
+                                           f" {message.error()}")
+                    offset = message.offset()
+                    if not tracker.try_claim(offset):
+                        raise _RangeDone()
+                    position, last_claimed = offset + 1, offset
+                    self._read_total += 1
+                    self._received.inc()
+                    ts_type, ts_ms = message.timestamp()
+                    event_time = Timestamp.of(ts_ms / 1000) if ts_ms and ts_ms > 0 \
+                        else Timestamp.now()
+                    if watermark.current_watermark() is None or \
+                            event_time > watermark.current_watermark():
+                        watermark.set_watermark(event_time)
+                    yield beam.window.TimestampedValue(SourceMessage(
+                        value=message.value() or b"", topic=message.topic(),
+                        partition=message.partition(), offset=offset,
+                        timestamp_ms=ts_ms if ts_type else None, key=message.key(),
+                        headers=tuple(message.headers() or ())), event_time)
+                    if self._limits_reached():
+                        break
+                if restriction.stop != UNBOUNDED_END and position >= restriction.stop:
+                    tracker.try_claim(restriction.stop)
+                    break
+                if restriction.stop == UNBOUNDED_END and last_claimed is not None:
+                    # Checkpoint regularly so offsets get committed while data keeps flowing.
+                    tracker.defer_remainder()
+                    break
+        except _RangeDone:
+            pass
+        if last_claimed is not None:
+            topic, partition, next_offset = element.topic, element.partition, last_claimed + 1
+            finalizer.register(lambda: self._commit(topic, partition, next_offset))
+
+    def teardown(self):
+        for consumer in (self._consumer, self._committer):
+            if consumer is not None:
+                consumer.close()
+
+
+class _RangeDone(Exception):
+    """The restriction was split or finished: stop claiming."""
