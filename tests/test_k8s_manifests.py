@@ -46,3 +46,12 @@ def test_job_server_and_submission_jobs():
         (submit,) = jobs[f"sensory-submit-{pipeline}"]["spec"]["template"]["spec"]["containers"]
         assert submit["args"][:2] == ["submit", pipeline]
         assert "runner_configs/flink_k8s.yaml" in submit["args"]
+
+
+def test_weather_cronjob_runs_hourly_with_the_real_api_key():
+    (cron,) = _of_kind("CronJob")
+    assert cron["spec"]["schedule"].split()[1:] == ["*", "*", "*", "*"]  # once an hour
+    (container,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["args"][:2] == ["weather", "fetch"]
+    assert any(e["name"] == "OPENWEATHER_API_KEY" and "secretKeyRef" in e["valueFrom"]
+               for e in container["env"])
