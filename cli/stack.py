@@ -67,3 +67,20 @@ def logs(service: str, lines: int) -> None:
         raise click.ClickException(f"no log yet at {target.log_file}")
     with open(target.log_file, encoding="utf-8", errors="replace") as handle:
         click.echo("".join(deque(handle, maxlen=lines)), nl=False)
+
+
+@stack.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def counts(as_json: bool) -> None:
+    """Rows per Snowflake table and objects per Weaviate collection."""
+    from sensory.io.snowflake import table_counts  # pylint: disable=import-outside-toplevel
+    from sensory.io.snowflake_conn import SnowflakeSettings  # pylint: disable=import-outside-toplevel
+    from sensory.io.weaviate import WeaviateSettings, object_counts  # pylint: disable=import-outside-toplevel
+    result = {"snowflake": table_counts(SnowflakeSettings.from_env()),
+              "weaviate": object_counts(WeaviateSettings.from_env())}
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    for system, numbers in result.items():
+        for name, count in numbers.items():
+            click.echo(f"{system:10s} {name:16s} {count:8d}")

@@ -1,0 +1,73 @@
+"""``sensory snowflake init``, ``sensory weaviate init`` and ``sensory search``."""
+import json
+
+import click
+
+from sensory.io.snowflake import init_schema
+from sensory.io.snowflake_conn import SnowflakeSettings
+from sensory.io.weaviate import WeaviateSettings, connect, init_collections
+from sensory.io.weaviate_schema import COLLECTIONS, SOCIAL_POST
+from sensory.settings import ConfigurationError
+from sensory.transforms.embeddings_model import load_sentence_transformer
+
+
+@click.group(name="snowflake")
+def snowflake() -> None:
+    """The Snowflake schema (the local emulator unless SNOWFLAKE_ACCOUNT is set)."""
+
+
+@snowflake.command(name="init")
+def snowflake_init() -> None:
+    """Create database MILLIONX, schema RAW_DATA, tables and views (idempotent)."""
+    try:
+        statements = init_schema(SnowflakeSettings.from_env())
+    except ConfigurationError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"applied {len(statements)} statements")
+
+
+@click.group(name="weaviate")
+def weaviate() -> None:
+    """The Weaviate collections."""
+
+
+@weaviate.command(name="init")
+def weaviate_init() -> None:
+    """Create the SocialPost and MarketOrder collections (idempotent)."""
+    with connect(WeaviateSettings.from_env()) as client:
+        created = init_collections(client)
+    click.echo(f"created: {', '.join(created) or 'nothing (all exist)'}")
+
+
+def semantic_search(query: str, *, collection: str, k: int, model: str = None,
+                    backend: str = "torch") -> list[dict]:
+    """Embeds ``query`` with the pipelines' model and returns the ``k`` nearest objects."""
+    from weaviate.classes.query import MetadataQuery  # pylint: disable=import-outside-toplevel
+    vector = load_sentence_transformer(model, backend, "cpu").encode(
+        [query], normalize_embeddings=True)[0].tolist()
+    with connect(WeaviateSettings.from_env()) as client:
+        if not client.collections.exists(collection):
+            raise click.ClickException(f"collection {collection} does not exist yet")
+        hits = client.collections.get(collection).query.near_vector(
+            vector, limit=k, return_metadata=MetadataQuery(distance=True))
+    return [{"uuid": str(hit.uuid), "distance": hit.metadata.distance,
+             "properties": hit.properties} for hit in hits.objects]
+
+
+@click.command(name="search")
+@click.argument("query")
+@click.option("--collection", type=click.Choice(sorted(COLLECTIONS)), default=SOCIAL_POST,
+              show_default=True)
+@click.option("-k", default=5, show_default=True, help="How many hits.")
+@click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON.")
+@click.option("--embedding_model", default=None, help="Same as the pipelines' option.")
+def search(query: str, collection: str, k: int, as_json: bool, embedding_model: str) -> None:
+    """Semantic search: the objects nearest to QUERY, with their cosine distance."""
+    hits = semantic_search(query, collection=collection, k=k, model=embedding_model)
+    if as_json:
+        click.echo(json.dumps(hits, default=str, ensure_ascii=False, indent=2))
+        return
+    for hit in hits:
+        props = hit["properties"]
+        text = props.get("content") or props.get("product_name") or ""
+        click.echo(f"{hit['distance']:.3f}  [{props.get('product_category')}]  {text[:90]}")

@@ -1,0 +1,208 @@
+"""``WriteToSnowflake``: batched, idempotent loads through a stage, MERGE on natural keys.
+
+Each flush writes one CSV per table, PUTs it to a temporary stage, COPYs it into a temporary
+staging table and MERGEs that into the target on the table's natural key, so a replayed batch
+changes nothing. Credentials and endpoint come from ``SnowflakeSettings`` (environment; the local
+emulator by default).
+"""
+import csv
+import logging
+import os
+import tempfile
+import uuid
+from typing import Any, Optional
+
+import apache_beam as beam
+from apache_beam import PCollection
+
+from sensory.deadletter import SNOWFLAKE_SINK
+from sensory.io.snowflake_conn import SnowflakeSettings, connect
+from sensory.io.sink import BufferedSinkFn, split_sink_outputs
+from sensory.io.snowflake_schema import ROW_MAPPERS, TABLES, _iso_now, csv_value, record_key
+
+_LOGGER = logging.getLogger(__name__)
+
+NAMESPACE = "sensory.snowflake_sink"
+NULL_MARKER = r"\N"
+DEFAULT_BATCH_SIZE = 10_000
+DEFAULT_MAX_BUFFERING_S = 60.0
+
+
+def merge_sql(table: str, staging: str) -> str:
+    """MERGE from a staging table (VARIANTs as text, times as ISO text) into ``table``."""
+    spec = TABLES[table]
+    casts = []
+    for name, kind in spec.columns:
+        if kind == "VARIANT":
+            casts.append(f"PARSE_JSON({name}) AS {name}")
+        elif kind == "TIMESTAMP_TZ":
+            casts.append(f"{name}::TIMESTAMP_TZ AS {name}")
+        else:
+            casts.append(name)
+    names = [name for name, _ in spec.columns]
+    on = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
+    update = ", ".join(f"{n} = s.{n}" for n in names if n not in spec.key)
+    return (f"MERGE INTO {table} t USING (SELECT {', '.join(casts)} FROM {staging}) s ON {on} "
+            f"WHEN MATCHED THEN UPDATE SET {update} "
+            f"WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) "
+            f"VALUES ({', '.join('s.' + n for n in names)})")
+
+
+def load_rows(conn, table: str, rows: list[dict[str, Any]], workdir: str) -> int:
+    """Loads rows into ``table`` through a stage and a MERGE; returns the rows merged.
+
+    Args:
+        conn: An open connection with the raw-data schema selected.
+        table: Target table name (a key of ``TABLES``).
+        rows: Rows as dicts keyed by column name; duplicates of a key keep the last one.
+        workdir: Local directory for the CSV file.
+    """
+    spec = TABLES[table]
+    # MERGE refuses a source with two rows for one key; the latest version wins.
+    unique = {tuple(row[k] for k in spec.key): row for row in rows}
+    suffix = uuid.uuid4().hex[:12].upper()
+    path = os.path.join(workdir, f"{table.lower()}_{suffix}.csv")
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        for row in unique.values():
+            writer.writerow([NULL_MARKER if row.get(name) is None else
+                             csv_value(kind, row.get(name)) for name, kind in spec.columns])
+    stage, staging = f"SENSORY_STAGE_{suffix}", f"SENSORY_STG_{table}_{suffix}"
+    staging_cols = ", ".join(f"{name} {'VARCHAR' if kind in ('VARIANT', 'TIMESTAMP_TZ') else kind}"
+                             for name, kind in spec.columns)
+    cursor = conn.cursor()
+    try:
+        cursor.execute(f"CREATE TEMPORARY STAGE {stage}")
+        cursor.execute(f"PUT 'file://{path}' @{stage} AUTO_COMPRESS=TRUE")
+        cursor.execute(f"CREATE TEMPORARY TABLE {staging} ({staging_cols})")
+        cursor.execute(
+            f"COPY INTO {staging} FROM @{stage} FILE_FORMAT = (TYPE = CSV "
+            f"FIELD_OPTIONALLY_ENCLOSED_BY = '\"' NULL_IF = ('\\\\N') "
+            f"EMPTY_FIELD_AS_NULL = FALSE)")
+        cursor.execute(merge_sql(table, staging))
+    finally:
+        for statement in (f"DROP TABLE IF EXISTS {staging}", f"DROP STAGE IF EXISTS {stage}"):
+            try:
+                cursor.execute(statement)
+            except Exception:  # pylint: disable=broad-except
+                _LOGGER.debug("cleanup failed: %s", statement)
+        cursor.close()
+        os.unlink(path)
+    return len(unique)
+
+
+class _WriteFn(BufferedSinkFn):
+    def __init__(self, settings: SnowflakeSettings, **kwargs):
+        super().__init__(namespace=NAMESPACE, processor=SNOWFLAKE_SINK, **kwargs)
+        self._settings = settings
+        self._conn = None
+        self._workdir = None
+
+    def setup(self):
+        super().setup()
+        self._workdir = tempfile.mkdtemp(prefix="sensory-snowflake-")
+
+    def written_key(self, record: dict) -> str:
+        return record_key(record)
+
+    def write_batch(self, batch: list[dict]):
+        ingested_at = _iso_now()
+        rows: dict[str, list[dict]] = {}
+        for record in batch:
+            for table, row in ROW_MAPPERS[record["_record_type"]](record, ingested_at):
+                rows.setdefault(table, []).append(row)
+
+        def load_all():
+            if self._conn is None:
+                self._conn = connect(self._settings)
+                _create_tables(self._conn)
+            for table, table_rows in rows.items():
+                load_rows(self._conn, table, table_rows, self._workdir)
+        # MERGE on natural keys makes a retried (partly applied) batch harmless.
+        self.retrying(f"loading {len(batch)} records", load_all)
+        return {}
+
+    def reset_client(self):
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # pylint: disable=broad-except
+                pass
+            self._conn = None
+
+    def teardown(self):
+        self.reset_client()
+
+
+class WriteToSnowflake(beam.PTransform[PCollection[dict], PCollection[str]]):
+    """Writes processed records to the raw-data tables; returns ``(written_keys, dead_letters)``.
+
+    Social records go to SOCIAL_POSTS, market records to MARKET_ORDERS and PRICE_HISTORY, and the
+    weather they carry to WEATHER_LOGS. A batch that still fails after the retries becomes dead
+    letters from ``snowflake-sink`` (replayable), never a silent loss.
+
+    Args:
+        settings: Connection settings; ``SnowflakeSettings.from_env()`` when None.
+        batch_size: Records per load (the plan's default: 10,000).
+        max_buffering_s: Longest a record waits in the buffer before a load (default 60 s).
+        max_retries: Retries of a failed load before dead-lettering it.
+        backoff_s: First retry delay; doubles each retry.
+    """
+
+    def __init__(self, *, settings: Optional[SnowflakeSettings] = None,
+                 batch_size: int = DEFAULT_BATCH_SIZE,
+                 max_buffering_s: float = DEFAULT_MAX_BUFFERING_S, max_retries: int = 3,
+                 backoff_s: float = 1.0):
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if max_buffering_s <= 0 or max_retries < 0 or backoff_s < 0:
+            raise ValueError("max_buffering_s must be > 0, max_retries and backoff_s >= 0")
+        self._settings = settings or SnowflakeSettings.from_env()
+        self._batch_size = batch_size
+        self._max_buffering_s = max_buffering_s
+        self._max_retries = max_retries
+        self._backoff_s = backoff_s
+
+    def expand(self, records):  # -> (written_keys, dead_letters)
+        return split_sink_outputs(records, "Load", _WriteFn(
+            self._settings, batch_size=self._batch_size, max_buffering_s=self._max_buffering_s,
+            max_retries=self._max_retries, backoff_s=self._backoff_s))
+
+
+def _create_tables(conn) -> None:
+    # Tables only (cheap, idempotent); views come with `sensory snowflake init`.
+    cursor = conn.cursor()
+    for spec in TABLES.values():
+        cursor.execute(spec.ddl())
+    cursor.close()
+
+
+def init_schema(settings: SnowflakeSettings) -> list[str]:
+    """Creates the tables and views (idempotent); returns the statements run."""
+    from sensory.io.snowflake_schema import schema_statements  # pylint: disable=import-outside-toplevel
+    conn = connect(settings)
+    try:
+        cursor = conn.cursor()
+        statements = schema_statements()
+        for statement in statements:
+            cursor.execute(statement)
+        return statements
+    finally:
+        conn.close()
+
+
+def table_counts(settings: SnowflakeSettings) -> dict[str, int]:
+    """Row counts of the raw tables (missing tables count 0)."""
+    conn = connect(settings)
+    try:
+        cursor = conn.cursor()
+        counts = {}
+        for table in TABLES:
+            try:
+                counts[table] = cursor.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            except Exception:  # pylint: disable=broad-except
+                counts[table] = 0
+        return counts
+    finally:
+        conn.close()
