@@ -1,14 +1,26 @@
-"""``sensory demo``: the main job on bundled sample data, with a summary."""
+"""``sensory demo``: the main job on the local stack, with embedded defaults.
+
+Brings the stack up (installing it on first use), produces sample posts and orders to the
+source topics, runs both pipelines over them (bounded: up to the end offsets seen at start),
+then prints the row and object counts and one semantic search.
+"""
+import json
 import os
 import secrets
+import time
 from pathlib import Path
 
 import click
 
+from sensory.io.kafka_admin import ensure_topics
+from sensory.io.snowflake import init_schema, table_counts
+from sensory.io.snowflake_conn import SnowflakeSettings
+from sensory.io.weaviate import WeaviateSettings, object_counts
 from sensory.pipelines import market, social
-from sensory.samples import sample_lines
+from sensory.stack import config, manager
+from sensory.topics import TOPICS
 
-DEMO_DIR = Path(".local") / "demo"
+DEMO_QUERY = "cheap smartphones"
 
 
 def _demo_key(directory: Path) -> Path:
@@ -21,23 +33,35 @@ def _demo_key(directory: Path) -> Path:
     return key_file
 
 
+def _step(message: str) -> None:
+    click.echo(f"[{time.strftime('%H:%M:%S')}] {message}")
+
+
 @click.command(name="demo")
 @click.option("--records", default=400, show_default=True, help="Sample lines per pipeline.")
-@click.option("--workdir", default=str(DEMO_DIR), show_default=True,
-              help="Where sample input, the demo PII key and outputs go.")
-def demo(records: int, workdir: str) -> None:
-    """Run both pipelines on generated sample data and print what came out."""
-    directory = Path(workdir)
-    key_file = os.environ.get("SENSORY_PII_KEY_FILE") or str(_demo_key(directory))
+def demo(records: int) -> None:
+    """Run the main job on the local stack: Kafka in, Snowflake and Weaviate out."""
+    from sensory.cli.kafka import produce  # pylint: disable=import-outside-toplevel
+    from sensory.cli.sinks import semantic_search  # pylint: disable=import-outside-toplevel
+    _step("bringing the local stack up (the first run installs it: several minutes)")
+    manager.up(progress=lambda line: _step(f"  {line}"))
+    bootstrap = f"{config.HOST}:{config.KAFKA_PORT}"
+    ensure_topics(bootstrap, TOPICS)
+    init_schema(SnowflakeSettings.from_env())
+    key_file = os.environ.get("SENSORY_PII_KEY_FILE") or str(_demo_key(config.local_dir() / "demo"))
+    _step(f"producing {records} sample posts and {records} sample orders")
+    produce.callback(bootstrap_servers=bootstrap, count=records, seed=7)
     for kind, run in (("social", social.run), ("market", market.run)):
-        input_file = directory / f"sample_{kind}.jsonl"
-        input_file.write_text("\n".join(sample_lines(kind, records)) + "\n", encoding="utf-8")
-        output_dir = directory / "out" / kind
-        for old in output_dir.glob("*.jsonl"):
-            old.unlink()
-        click.echo(f"== {kind}: {records} sample lines from {input_file}")
-        code = run([f"--input_file={input_file}", f"--output_dir={output_dir}",
-                    f"--pii_key_file={key_file}"])
+        _step(f"running the {kind} pipeline (Kafka → Snowflake + Weaviate)")
+        code = run([f"--bootstrap_servers={bootstrap}", "--read_until_end",
+                    f"--consumer_group=sensory-demo-{kind}", f"--pii_key_file={key_file}"])
         if code:
             raise SystemExit(code)
-        click.echo(f"   outputs in {output_dir}/")
+    counts = {"snowflake": table_counts(SnowflakeSettings.from_env()),
+              "weaviate": object_counts(WeaviateSettings.from_env())}
+    click.echo(f"counts: {json.dumps(counts)}")
+    click.echo(f'search "{DEMO_QUERY}":')
+    for hit in semantic_search(DEMO_QUERY, collection="SocialPost", k=5):
+        props = hit["properties"]
+        click.echo(f"  {hit['distance']:.3f}  [{props.get('product_category')}]  "
+                   f"{(props.get('content') or '')[:80]}")

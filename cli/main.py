@@ -37,6 +37,12 @@ def _register_optional_groups() -> None:
     for module_name, group_name in (("sensory.cli.demo", "demo"),
                                     ("sensory.cli.submit", "submit"),
                                     ("sensory.cli.stack", "stack"),
+                                    ("sensory.cli.kafka", "topics"),
+                                    ("sensory.cli.kafka", "samples"),
+                                    ("sensory.cli.sinks", "snowflake"),
+                                    ("sensory.cli.sinks", "weaviate"),
+                                    ("sensory.cli.sinks", "search"),
+                                    ("sensory.cli.dlq", "dlq"),
                                     ("sensory.cli.weather", "weather")):
         try:
             module = __import__(module_name, fromlist=[group_name])

@@ -1,13 +1,25 @@
-"""The processing graph both pipelines share: validate → shield PII → add context → sinks."""
+"""The processing graph both pipelines share.
+
+source → validate → shield PII → add context → weather → embeddings → sinks, with every
+stage's dead letters collected (scrubbed) and sent to files or to their Kafka topics.
+"""
+import functools
 import logging
 from typing import NamedTuple, Optional
 
 import apache_beam as beam
 from apache_beam import PCollection
+from apache_beam.options.pipeline_options import StandardOptions
 
 from sensory.io.files import ReadJsonLines, WriteJsonLines
+from sensory.io.kafka import ReadFromKafka, WriteToKafka
+from sensory.io.snowflake import WriteToSnowflake
+from sensory.io.weather import local_base_url, resolve_api_key
+from sensory.io.weaviate import WriteToWeaviate
 from sensory.models import RECORD_MODELS
-from sensory.pipelines.options import SensoryOptions
+from sensory.pipelines.enrich import enrich
+from sensory.pipelines.options import SINKS, SensoryOptions
+from sensory.pipelines.routing import bootstrap_servers, dead_letter_topic, source_topics
 from sensory.settings import ConfigurationError, load_pii_key
 from sensory.transforms.context import AddContext, load_category_table
 from sensory.transforms.pii import ScrubDeadLetters, ShieldPII
@@ -64,39 +76,84 @@ def check_options(options: SensoryOptions) -> None:
     """Fails fast, before any worker starts, on settings the run cannot go without.
 
     Raises:
-        ConfigurationError: No PII key, or no source or sink given.
+        ConfigurationError: No PII key, an unknown sink, or a weather endpoint without key.
     """
     load_pii_key(options.pii_key_file)
-    if not options.input_file:
-        raise ConfigurationError("no source: pass --input_file=PATH (JSON lines)")
-    if not options.output_dir:
-        raise ConfigurationError("no sink: pass --output_dir=DIR")
+    unknown = set(_sinks(options)) - set(SINKS)
+    if unknown:
+        raise ConfigurationError(f"unknown sink(s) {sorted(unknown)}; choose from {SINKS}")
+    if not options.no_weather:
+        resolve_api_key(options.weather_base_url or local_base_url())
+
+
+def _sinks(options: SensoryOptions) -> list[str]:
+    return [name.strip() for name in (options.sinks or "").split(",") if name.strip()]
+
+
+def read_messages(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: str,
+                  label: str) -> PCollection:
+    """Raw messages from ``--input_file``, else from the kind's Kafka topics."""
+    if options.input_file:
+        return pipeline | f"Read{label}Files" >> ReadJsonLines(file_pattern=options.input_file)
+    return pipeline | f"Read{label}Kafka" >> ReadFromKafka(
+        bootstrap_servers=bootstrap_servers(options),
+        topics=source_topics(kind, options.topics),
+        consumer_group=options.consumer_group or f"sensory-{kind}", impl=options.kafka_impl,
+        read_until_end=options.read_until_end, max_num_records=options.max_num_records,
+        max_read_time_s=options.max_read_time, expansion_jar=options.kafka_expansion_jar)
 
 
 def build_pipeline(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: str,
-                   messages: Optional[PCollection] = None) -> PipelineOutputs:
+                   messages: Optional[PCollection] = None,
+                   weather: Optional[PCollection] = None) -> PipelineOutputs:
     """Adds the whole job for one record kind to ``pipeline``.
+
+    Source: ``messages`` if given (tests), else ``--input_file``, else Kafka. Sinks:
+    ``--output_dir`` files, else the ``--sinks`` (Snowflake, Weaviate) with dead letters to
+    their Kafka topics.
 
     Args:
         pipeline: The pipeline to add to.
         options: Its options, viewed as ``SensoryOptions``.
         kind: ``"social"`` or ``"market"``.
-        messages: Raw messages to use instead of the configured source (tests pass a
-            ``beam.Create``); elements are ``SourceMessage``, bytes or str.
+        messages: Raw messages to use instead of the configured source; elements are
+            ``SourceMessage``, bytes or str.
+        weather: Weather snapshots to use instead of fetching them (tests).
 
     Returns:
-        The records and the (scrubbed) dead letters.
+        The enriched records and every (scrubbed) dead letter.
     """
     label = kind.capitalize()
     if messages is None:
-        messages = pipeline | f"Read{label}Files" >> ReadJsonLines(file_pattern=options.input_file)
+        messages = read_messages(pipeline, options, kind=kind, label=label)
     records, dead_letters = messages | f"Process{label}" >> ProcessRecords(
         kind=kind, key_file=options.pii_key_file,
         categories=load_category_table(options.categories_file))
+    streaming = options.view_as(StandardOptions).streaming
+    records, enrich_dead = enrich(pipeline, records, options, label=label,
+                                  streaming=streaming, weather=weather)
+    all_dead = [dead_letters, *enrich_dead]
 
     if options.output_dir:
         _ = records | f"Write{label}Records" >> WriteJsonLines(
             output_dir=options.output_dir, name=RECORDS_FILE)
-        _ = dead_letters | f"Write{label}DeadLetters" >> WriteJsonLines(
+    else:
+        sinks = _sinks(options)
+        if "snowflake" in sinks:
+            _, failed = records | f"{label}ToSnowflake" >> WriteToSnowflake(
+                batch_size=options.snowflake_batch_size,
+                max_buffering_s=options.snowflake_max_buffering_s)
+            all_dead.append(failed)
+        if "weaviate" in sinks and not options.no_embeddings:
+            _, failed = records | f"{label}ToWeaviate" >> WriteToWeaviate(
+                batch_size=options.weaviate_batch_size)
+            all_dead.append(failed)
+    dead = tuple(all_dead) | f"{label}AllDeadLetters" >> beam.Flatten()
+    if options.output_dir:
+        _ = dead | f"Write{label}DeadLetters" >> WriteJsonLines(
             output_dir=options.output_dir, name=DEAD_LETTERS_FILE)
-    return PipelineOutputs(records, dead_letters)
+    else:
+        _ = dead | f"{label}DeadLettersToKafka" >> WriteToKafka(
+            bootstrap_servers=bootstrap_servers(options),
+            topic_of=functools.partial(dead_letter_topic, kind))
+    return PipelineOutputs(records, dead)

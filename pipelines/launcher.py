@@ -82,8 +82,24 @@ def run(kind: str, argv: Optional[Sequence[str]] = None,
     build_pipeline(pipeline, sensory_options, kind=kind)
     result = pipeline.run()
     result.wait_until_finish()
-    for name, value in sorted(stage_counters(result).items()):
+    counters = stage_counters(result)
+    for name, value in sorted(counters.items()):
         _LOGGER.info("metric %s = %s", name, value)
     if sensory_options.output_dir:
         print(format_summary(kind, summarize_output(sensory_options.output_dir)))
+    else:
+        print(format_counters(kind, counters))
     return 0
+
+
+def format_counters(kind: str, counters: dict[str, int]) -> str:
+    """One line per stage: received, ok and dead-lettered, from the run's metrics."""
+    stages = sorted({name.rsplit("/", 1)[0] for name in counters})
+    lines = [f"{kind}:"]
+    for stage in stages:
+        parts = [f"{metric}={counters[f'{stage}/{metric}']}"
+                 for metric in ("received", "ok", "dead_lettered")
+                 if f"{stage}/{metric}" in counters]
+        if parts:
+            lines.append(f"  {stage.removeprefix('sensory.'):22s} {' '.join(parts)}")
+    return "\n".join(lines)

