@@ -131,7 +131,6 @@ class _ReadPartitionFn(beam.DoFn):
         self._consumer = Consumer(consumer_config(self._bootstrap_servers, self._group))
         self._committer = Consumer(consumer_config(self._bootstrap_servers, self._group))
         self._received = Metrics.counter(NAMESPACE, "received")
-        self._committed = Metrics.counter(NAMESPACE, "committed_offsets")
         self._latency = Metrics.distribution(NAMESPACE, "consume_latency_ms")
         if self._max_read_time_s is not None:
             self._deadline = time.monotonic() + self._max_read_time_s
@@ -145,7 +144,6 @@ class _ReadPartitionFn(beam.DoFn):
         from confluent_kafka import TopicPartition  # pylint: disable=import-outside-toplevel
         self._committer.commit(offsets=[TopicPartition(topic, partition, next_offset)],
                                asynchronous=False)
-        self._committed.inc()
 
     # The finalizer comes before the restriction and watermark parameters: Beam passes those two
     # by keyword and the finalizer by position.

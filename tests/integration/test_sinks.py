@@ -1,0 +1,128 @@
+"""WriteToSnowflake and WriteToWeaviate against the stack: counts, replays, outages, search."""
+import json
+import threading
+import time
+import uuid
+
+import apache_beam as beam
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from sensory.cli.main import main
+from sensory.cli.sinks import semantic_search
+from sensory.io.snowflake import WriteToSnowflake
+from sensory.io.snowflake_conn import SnowflakeSettings, connect
+from sensory.io.weaviate import WeaviateSettings, WriteToWeaviate
+from sensory.io.weaviate_schema import SOCIAL_POST
+from sensory.stack import manager
+
+pytestmark = pytest.mark.integration
+
+
+def _records(prefix, n, with_vectors=True):
+    rng = np.random.default_rng(7)
+    out = []
+    for i in range(n):
+        vector = rng.normal(size=384)
+        out.append({
+            "_record_type": "social", "post_id": f"{prefix}-{i}", "platform": "tiktok",
+            "author_hash": "a" * 64, "content": f"post {i}", "engagement_count": i,
+            "posted_at": "2025-12-20T10:30:00Z", "hashtags": ["#x"], "_anonymized": True,
+            "_anonymization_version": "1", "_source": {"topic": "t", "partition": 0, "offset": i},
+            "context": {"category": {"name": "general", "confidence": 0.0},
+                        "weather": {"city": "Dhaka", "timestamp": "2025-12-20T10:00:00Z",
+                                    "temperature": 20.0, "condition": "Clear", "humidity": 50.0,
+                                    "wind_speed": 2.0, "is_extreme_weather": False}},
+            **({"embedding": (vector / np.linalg.norm(vector)).tolist(),
+                "_embedding_model": "test"} if with_vectors else {})})
+    return out
+
+
+def _run(records, *transforms):
+    """Runs records through sinks; returns the dead letters they produced."""
+    dead_path = f"/tmp/sensory-it-dead-{uuid.uuid4().hex}"
+    with beam.Pipeline() as p:
+        source = p | beam.Create(records)
+        dead = [source | f"Sink{i}" >> t for i, t in enumerate(transforms)]
+        _ = (tuple(d[1] for d in dead) | beam.Flatten() | beam.Map(json.dumps)
+             | beam.io.WriteToText(dead_path, shard_name_template=""))
+    with open(dead_path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def _snowflake_count(settings, prefix):
+    conn = connect(settings)
+    try:
+        return conn.cursor().execute(
+            "SELECT COUNT(*) FROM SOCIAL_POSTS WHERE POST_ID LIKE %s", (f"{prefix}-%",)
+        ).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _weaviate_count(client, prefix):
+    from weaviate.classes.query import Filter
+    if not client.collections.exists(SOCIAL_POST):
+        return 0
+    return client.collections.get(SOCIAL_POST).aggregate.over_all(
+        filters=Filter.by_property("post_id").like(f"{prefix}-*"), total_count=True).total_count
+
+
+def test_n_records_make_n_rows_and_n_objects_and_replays_change_nothing(
+        snowflake_settings, weaviate_client):
+    prefix, n = f"it{uuid.uuid4().hex[:8]}", 120
+    records = _records(prefix, n)
+    for _ in range(2):  # the second run is a replay of the same batch
+        dead = _run(records, WriteToSnowflake(settings=snowflake_settings, batch_size=50),
+                    WriteToWeaviate(settings=WeaviateSettings.from_env(), batch_size=40))
+        assert dead == []
+        assert _snowflake_count(snowflake_settings, prefix) == n
+        assert _weaviate_count(weaviate_client, prefix) == n
+
+
+def test_sink_down_at_start_is_retried_until_it_comes_back(snowflake_settings):
+    manager.down(["snowflake"])
+    restarter = threading.Timer(2.0, lambda: manager.up(["snowflake"]))
+    restarter.start()
+    try:
+        prefix = f"it{uuid.uuid4().hex[:8]}"
+        dead = _run(_records(prefix, 30), WriteToSnowflake(
+            settings=snowflake_settings, batch_size=100, max_retries=5, backoff_s=1.0))
+    finally:
+        restarter.join()
+        manager.up(["snowflake"])
+    assert dead == []
+    assert _snowflake_count(snowflake_settings, prefix) == 30
+
+
+def test_sinks_that_stay_down_dead_letter_everything_and_replay_restores_it(
+        snowflake_settings, weaviate_client, tmp_path):
+    prefix, n = f"it{uuid.uuid4().hex[:8]}", 25
+    closed = SnowflakeSettings.from_env({"SENSORY_SNOWFLAKE_PORT": "1"})
+    nowhere = WeaviateSettings(http_port=1, grpc_port=2)
+    dead = _run(_records(prefix, n),
+                WriteToSnowflake(settings=closed, max_retries=1, backoff_s=0.1),
+                WriteToWeaviate(settings=nowhere, max_retries=1, backoff_s=0.1))
+    assert len(dead) == 2 * n
+    assert {d["metadata"]["processor"] for d in dead} == {"snowflake-sink", "weaviate-sink"}
+    assert _snowflake_count(snowflake_settings, prefix) == 0
+    letters = tmp_path / "dead.jsonl"
+    letters.write_text("\n".join(json.dumps(d) for d in dead
+                                 if d["metadata"]["processor"] == "snowflake-sink"))
+    result = CliRunner().invoke(main, ["dlq", "replay", "--file", str(letters)])
+    assert result.exit_code == 0, result.output
+    assert _snowflake_count(snowflake_settings, prefix) == n
+    assert _weaviate_count(weaviate_client, prefix) == n
+
+
+def test_smartphone_query_returns_smartphone_posts_first(stack, tmp_path, pii_key):
+    from sensory.pipelines import social
+    from sensory.samples import sample_lines
+    source = tmp_path / "mixed.jsonl"
+    source.write_text("\n".join(sample_lines("social", 150, seed=99)) + "\n")
+    code = social.run([f"--input_file={source}", "--no_weather", "--sinks=weaviate",
+                       f"--bootstrap_servers={stack['kafka'].address}"])
+    assert code == 0
+    hits = semantic_search("cheap smartphones", collection=SOCIAL_POST, k=5)
+    assert [hit["properties"]["product_category"] for hit in hits] == ["smartphone"] * 5

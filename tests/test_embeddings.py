@@ -1,0 +1,87 @@
+"""EmbedRecords with the packaged all-MiniLM-L6-v2 (offline), and its dead letters."""
+import json
+
+import apache_beam as beam
+import numpy as np
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from sensory.transforms.embeddings import EmbedRecords, embedding_text
+from sensory.transforms.embeddings_model import SentenceTransformerModelHandler
+
+POSTS = {
+    "smartphone": ["Samsung Galaxy A15 with 8GB RAM, best price", "iPhone 13 used, like new",
+                   "Redmi Note 13 camera test and battery review"],
+    "fashion": ["Jamdani saree collection for Eid", "Cotton panjabi in every size",
+                "Embroidered kurti and salwar set"],
+    "home": ["Non-stick cookware set for the kitchen", "Rice cooker 1.8 litre offer",
+             "Blackout curtains for the bedroom"],
+}
+
+
+def _records():
+    return [{"_record_type": "social", "post_id": f"{cat}-{i}", "content": text,
+             "hashtags": [], "context": {"category": {"name": cat}}}
+            for cat, texts in POSTS.items() for i, text in enumerate(texts)]
+
+
+def test_embedding_text_composition():
+    social = {"_record_type": "social", "content": "New phone", "hashtags": ["#deal"],
+              "context": {"category": {"name": "smartphone"}}}
+    market = {"_record_type": "market", "product_name": "Redmi 13",
+              "context": {"category": {"name": "smartphone"}}}
+    assert embedding_text(social) == "New phone deal smartphone"
+    assert embedding_text(market) == "Redmi 13 smartphone"
+
+
+def test_same_category_posts_lie_closer(tmp_path):
+    out = tmp_path / "vectors"
+    with TestPipeline() as p:
+        embedded, dead = p | beam.Create(_records()) | EmbedRecords(
+            model_handler=SentenceTransformerModelHandler(min_batch_size=2, max_batch_size=4))
+        assert_that(dead, equal_to([]), label="no_dead_letters")
+        _ = (embedded | beam.Map(lambda r: json.dumps([r["post_id"], r["embedding"],
+                                                       r["_embedding_model"]]))
+             | beam.io.WriteToText(str(out)))
+    rows = [json.loads(line) for path in tmp_path.glob("vectors*") for line in open(path)]
+    assert len(rows) == 9 and {row[2] for row in rows} == {"all-MiniLM-L6-v2/torch"}
+    vectors = {row[0]: np.array(row[1]) for row in rows}
+    assert all(len(v) == 384 and abs(np.linalg.norm(v) - 1) < 1e-3 for v in vectors.values())
+    within, across = [], []
+    ids = sorted(vectors)
+    for i, a in enumerate(ids):
+        for b in ids[i + 1:]:
+            (within if a.split("-")[0] == b.split("-")[0] else across).append(
+                float(vectors[a] @ vectors[b]))
+    assert np.mean(within) > np.mean(across) + 0.15, (np.mean(within), np.mean(across))
+
+
+class _BrokenModel:
+    def encode(self, texts, **kwargs):
+        raise RuntimeError("model crashed")
+
+
+class _BrokenHandler(SentenceTransformerModelHandler):
+    """Fails every batch, to exercise the dead-letter path without a real failure mode."""
+
+    def load_model(self):
+        return _BrokenModel()
+
+
+def test_failed_batches_become_embedding_service_dead_letters():
+    with TestPipeline() as p:
+        embedded, dead = p | beam.Create(_records()[:3]) | EmbedRecords(
+            model_handler=_BrokenHandler(min_batch_size=1, max_batch_size=2))
+        assert_that(embedded, equal_to([]), label="nothing_embedded")
+        assert_that(dead | beam.Map(lambda d: (d["original_data"]["post_id"],
+                                               d["metadata"]["processor"])),
+                    equal_to([(f"smartphone-{i}", "embedding-service") for i in range(3)]),
+                    label="dead_letters")
+
+
+def test_handler_checks_its_settings():
+    with pytest.raises(ValueError):
+        SentenceTransformerModelHandler(backend="tensorflow")
+    with pytest.raises(ValueError):
+        SentenceTransformerModelHandler(min_batch_size=10, max_batch_size=2)

@@ -1,0 +1,111 @@
+"""Weather: the client against the emulator server, the join, degradation to 'no weather'."""
+import apache_beam as beam
+import pytest
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from sensory.cities import canonical_city
+from sensory.io.weather import (OpenWeatherClient, ReadCurrentWeather, WeatherUnavailable,
+                                parse_current_weather, resolve_api_key)
+from sensory.settings import ConfigurationError
+from sensory.stack.weather_emulator import WeatherEmulator, synthetic_weather
+from sensory.transforms.weather import AttachWeather
+
+
+@pytest.fixture
+def emulator():
+    server = WeatherEmulator().start_in_thread()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_client_parses_the_real_response_shape(emulator):
+    with OpenWeatherClient(base_url=emulator.base_url, api_key="k") as client:
+        weather = client.current("Dhaka")
+    assert weather.city == "Dhaka" and 0 <= weather.humidity <= 100
+    assert emulator.requests_served == 1
+
+
+def test_heavy_rain_and_extremes_from_payload():
+    payload = synthetic_weather("Sylhet", now=0)
+    payload["weather"] = [{"main": "Rain", "description": "heavy intensity rain"}]
+    assert parse_current_weather(payload, "Sylhet").is_extreme_weather is True
+
+
+@pytest.mark.parametrize("status", [401, 404])
+def test_client_errors_are_not_retried(emulator, status):
+    emulator.fail_with = status
+    with OpenWeatherClient(base_url=emulator.base_url, api_key="k", backoff_s=0) as client:
+        with pytest.raises(WeatherUnavailable, match=str(status)):
+            client.current("Dhaka")
+    assert emulator.requests_served == 1
+
+
+def test_server_errors_and_timeouts_are_retried_then_give_up(emulator):
+    emulator.fail_with = 503
+    with OpenWeatherClient(base_url=emulator.base_url, api_key="k", max_retries=2,
+                           backoff_s=0) as client:
+        with pytest.raises(WeatherUnavailable, match="503"):
+            client.current("Dhaka")
+    assert emulator.requests_served == 3
+    emulator.fail_with, emulator.delay_s = None, 0.5
+    with OpenWeatherClient(base_url=emulator.base_url, api_key="k", timeout_s=0.1,
+                           max_retries=1, backoff_s=0) as client:
+        with pytest.raises(WeatherUnavailable, match="Timeout"):
+            client.current("Dhaka")
+
+
+def test_api_key_rules(monkeypatch):
+    monkeypatch.delenv("OPENWEATHER_API_KEY", raising=False)
+    assert resolve_api_key("http://127.0.0.1:8091/data/2.5")
+    with pytest.raises(ConfigurationError, match="OPENWEATHER_API_KEY"):
+        resolve_api_key("https://api.openweathermap.org/data/2.5")
+
+
+def test_city_spellings():
+    assert canonical_city(" chattogram ") == "Chittagong"
+    assert canonical_city("BARISHAL") == "Barisal"
+    assert canonical_city("Comilla") is None and canonical_city("") is None
+
+
+def _records():
+    return [{"_record_type": "social", "location": "Dhaka", "post_id": "a"},
+            {"_record_type": "market", "shipping_city": "Chattogram", "order_id": "b"},
+            {"_record_type": "social", "location": "Comilla", "post_id": "c"},
+            {"_record_type": "social", "post_id": "d"}]
+
+
+def _statuses(records):
+    return records | beam.Map(lambda r: (r.get("post_id") or r.get("order_id"),
+                                         r["context"]["weather_status"],
+                                         (r["context"]["weather"] or {}).get("city")))
+
+
+def test_join_from_the_emulator_side_input(emulator):
+    p = TestPipeline()
+    weather = p | ReadCurrentWeather(base_url=emulator.base_url, api_key="k")
+    joined = p | beam.Create(_records()) | AttachWeather(weather=weather)
+    assert_that(_statuses(joined), equal_to([
+        ("a", "ok", "Dhaka"), ("b", "ok", "Chittagong"), ("c", "unknown_city", None),
+        ("d", "no_city", None)]))
+    result = p.run()
+    result.wait_until_finish()
+    fetched = {c.key.metric.name: c.committed for c in result.metrics().query(
+        MetricsFilter().with_namespace("sensory.weather"))["counters"]}
+    assert fetched == {"fetched": 8}
+
+
+def test_api_down_degrades_to_no_weather_and_counts_it(emulator):
+    emulator.fail_with = 500
+    p = TestPipeline()
+    weather = p | ReadCurrentWeather(base_url=emulator.base_url, api_key="k")
+    joined = p | beam.Create(_records()[:2]) | AttachWeather(weather=weather)
+    assert_that(_statuses(joined), equal_to([("a", "unavailable", None),
+                                             ("b", "unavailable", None)]))
+    result = p.run()
+    result.wait_until_finish()
+    counters = {c.key.metric.name: c.committed for c in result.metrics().query(
+        MetricsFilter().with_namespace("sensory.weather"))["counters"]}
+    assert counters == {"unavailable": 8}
