@@ -186,6 +186,7 @@ class _ReadPartitionFn(beam.DoFn):
                         watermark.set_watermark(idle_mark)
                     tracker.defer_remainder(Duration(seconds=1))
                     break
+                newest = None
                 for message in messages:
                     if message.error() is not None:
                         raise RuntimeError(f"Kafka error on {element.topic}[{element.partition}]:"
@@ -197,18 +198,21 @@ class _ReadPartitionFn(beam.DoFn):
                     self._read_total += 1
                     self._received.inc()
                     ts_type, ts_ms = message.timestamp()
-                    event_time = Timestamp.of(ts_ms / 1000) if ts_ms and ts_ms > 0 \
+                    event_time = Timestamp(micros=ts_ms * 1000) if ts_ms and ts_ms > 0 \
                         else Timestamp.now()
-                    if watermark.current_watermark() is None or \
-                            event_time > watermark.current_watermark():
-                        watermark.set_watermark(event_time)
+                    if newest is None or event_time > newest:
+                        newest = event_time
                     yield beam.window.TimestampedValue(SourceMessage(
-                        value=message.value() or b"", topic=message.topic(),
-                        partition=message.partition(), offset=offset,
+                        value=message.value() or b"", topic=element.topic,
+                        partition=element.partition, offset=offset,
                         timestamp_ms=ts_ms if ts_type else None, key=message.key(),
                         headers=tuple(message.headers() or ())), event_time)
                     if self._limits_reached():
                         break
+                # One watermark update per batch: per message it costs more than the read.
+                if newest is not None and (watermark.current_watermark() is None
+                                           or newest > watermark.current_watermark()):
+                    watermark.set_watermark(newest)
                 if restriction.stop != UNBOUNDED_END and position >= restriction.stop:
                     tracker.try_claim(restriction.stop)
                     break

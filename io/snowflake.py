@@ -28,8 +28,11 @@ DEFAULT_BATCH_SIZE = 10_000
 DEFAULT_MAX_BUFFERING_S = 60.0
 
 
-def merge_sql(table: str, staging: str) -> str:
-    """MERGE from a staging table (VARIANTs as text, times as ISO text) into ``table``."""
+def merge_sql(table: str, staging: str, target: Optional[str] = None) -> str:
+    """MERGE from a staging table (VARIANTs as text, times as ISO text) into ``table``.
+
+    ``target`` names another table of the same shape to merge into (benchmarks, tests).
+    """
     spec = TABLES[table]
     casts = []
     for name, kind in spec.columns:
@@ -42,20 +45,22 @@ def merge_sql(table: str, staging: str) -> str:
     names = [name for name, _ in spec.columns]
     on = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
     update = ", ".join(f"{n} = s.{n}" for n in names if n not in spec.key)
-    return (f"MERGE INTO {table} t USING (SELECT {', '.join(casts)} FROM {staging}) s ON {on} "
+    return (f"MERGE INTO {target or table} t USING (SELECT {', '.join(casts)} FROM {staging}) s ON {on} "
             f"WHEN MATCHED THEN UPDATE SET {update} "
             f"WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) "
             f"VALUES ({', '.join('s.' + n for n in names)})")
 
 
-def load_rows(conn, table: str, rows: list[dict[str, Any]], workdir: str) -> int:
+def load_rows(conn, table: str, rows: list[dict[str, Any]], workdir: str,
+              target: Optional[str] = None) -> int:
     """Loads rows into ``table`` through a stage and a MERGE; returns the rows merged.
 
     Args:
         conn: An open connection with the raw-data schema selected.
-        table: Target table name (a key of ``TABLES``).
+        table: Table whose shape the rows have (a key of ``TABLES``).
         rows: Rows as dicts keyed by column name; duplicates of a key keep the last one.
         workdir: Local directory for the CSV file.
+        target: Table to merge into instead of ``table`` (same columns).
     """
     spec = TABLES[table]
     # MERGE refuses a source with two rows for one key; the latest version wins.
@@ -79,7 +84,7 @@ def load_rows(conn, table: str, rows: list[dict[str, Any]], workdir: str) -> int
             f"COPY INTO {staging} FROM @{stage} FILE_FORMAT = (TYPE = CSV "
             f"FIELD_OPTIONALLY_ENCLOSED_BY = '\"' NULL_IF = ('\\\\N') "
             f"EMPTY_FIELD_AS_NULL = FALSE)")
-        cursor.execute(merge_sql(table, staging))
+        cursor.execute(merge_sql(table, staging, target))
     finally:
         for statement in (f"DROP TABLE IF EXISTS {staging}", f"DROP STAGE IF EXISTS {stage}"):
             try:
