@@ -45,6 +45,24 @@ def consumer_config(bootstrap_servers: str, group: str, **overrides: Any) -> dic
             "enable.partition.eof": False, "log_level": 3, **overrides}
 
 
+# Group-coordinator errors a fresh or rebalancing cluster returns for a while; worth waiting out.
+_RETRIABLE = ("NOT_COORDINATOR", "COORDINATOR_LOAD_IN_PROGRESS", "COORDINATOR_NOT_AVAILABLE",
+              "_TIMED_OUT", "_TRANSPORT")
+
+
+def _retrying(call, attempts: int = 8, first_delay_s: float = 0.5):
+    """Calls ``call``, retrying Kafka errors that go away by themselves, with backoff."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except Exception as err:  # pylint: disable=broad-except
+            if attempt == attempts - 1 or not any(code in str(err) for code in _RETRIABLE):
+                raise
+            _LOGGER.info("Kafka not ready (%s); retrying", type(err).__name__)
+            time.sleep(first_delay_s * 2 ** attempt)
+    raise AssertionError("unreachable")
+
+
 class _PlanPartitionsFn(beam.DoFn):
     """Lists the topics' partitions and where each read starts and (if bounded) ends."""
 
@@ -68,7 +86,7 @@ class _PlanPartitionsFn(beam.DoFn):
                 raise ValueError(f"Kafka topic {topic!r} does not exist on "
                                  f"{self._bootstrap_servers}")
             partitions += [TopicPartition(topic, p) for p in metadata.topics[topic].partitions]
-        committed = self._consumer.committed(partitions, timeout=30)
+        committed = _retrying(lambda: self._consumer.committed(partitions, timeout=30))
         for tp in committed:
             low, high = self._consumer.get_watermark_offsets(
                 TopicPartition(tp.topic, tp.partition), timeout=30)
@@ -142,8 +160,8 @@ class _ReadPartitionFn(beam.DoFn):
 
     def _commit(self, topic: str, partition: int, next_offset: int) -> None:
         from confluent_kafka import TopicPartition  # pylint: disable=import-outside-toplevel
-        self._committer.commit(offsets=[TopicPartition(topic, partition, next_offset)],
-                               asynchronous=False)
+        _retrying(lambda: self._committer.commit(
+            offsets=[TopicPartition(topic, partition, next_offset)], asynchronous=False))
 
     # The finalizer comes before the restriction and watermark parameters: Beam passes those two
     # by keyword and the finalizer by position.

@@ -49,6 +49,7 @@ class BufferedSinkFn(beam.DoFn):
         self._backoff_s = backoff_s
         self._buffer: list[dict] = []
         self._buffer_started = 0.0
+        self._client = None  # opened lazily by the subclass, closed by reset_client/teardown
 
     def setup(self):
         self._received = Metrics.counter(self._namespace, "received")
@@ -66,7 +67,16 @@ class BufferedSinkFn(beam.DoFn):
         raise NotImplementedError
 
     def reset_client(self) -> None:
-        """Drops the client after a failed request, so the retry reconnects."""
+        """Closes and drops ``self._client`` after a failed request, so the retry reconnects."""
+        if self._client is not None:
+            try:
+                self._client.close()
+            except Exception:  # pylint: disable=broad-except
+                pass  # it is being thrown away because it failed
+            self._client = None
+
+    def teardown(self):
+        self.reset_client()
 
     def start_bundle(self):
         self._buffer = []

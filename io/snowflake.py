@@ -100,7 +100,6 @@ class _WriteFn(BufferedSinkFn):
     def __init__(self, settings: SnowflakeSettings, **kwargs):
         super().__init__(namespace=NAMESPACE, processor=SNOWFLAKE_SINK, **kwargs)
         self._settings = settings
-        self._conn = None
         self._workdir = None
 
     def setup(self):
@@ -118,25 +117,15 @@ class _WriteFn(BufferedSinkFn):
                 rows.setdefault(table, []).append(row)
 
         def load_all():
-            if self._conn is None:
-                self._conn = connect(self._settings)
-                _create_tables(self._conn)
+            if self._client is None:
+                self._client = connect(self._settings)
+                _create_tables(self._client)
             for table, table_rows in rows.items():
-                load_rows(self._conn, table, table_rows, self._workdir)
+                load_rows(self._client, table, table_rows, self._workdir)
         # MERGE on natural keys makes a retried (partly applied) batch harmless.
         self.retrying(f"loading {len(batch)} records", load_all)
         return {}
 
-    def reset_client(self):
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except Exception:  # pylint: disable=broad-except
-                pass
-            self._conn = None
-
-    def teardown(self):
-        self.reset_client()
 
 
 class WriteToSnowflake(beam.PTransform[PCollection[dict], PCollection[str]]):

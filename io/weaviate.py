@@ -90,7 +90,6 @@ class _WriteFn(BufferedSinkFn):
     def __init__(self, settings: WeaviateSettings, **kwargs):
         super().__init__(namespace=NAMESPACE, processor=WEAVIATE_SINK, **kwargs)
         self._settings = settings
-        self._client = None
 
     def written_key(self, record: dict) -> str:
         return str(object_uuid(record))
@@ -124,16 +123,6 @@ class _WriteFn(BufferedSinkFn):
                 failures[items[position][0]] = ("ObjectRejected", error.message)
         return failures
 
-    def reset_client(self):
-        if self._client is not None:
-            try:
-                self._client.close()
-            except Exception:  # pylint: disable=broad-except
-                pass
-            self._client = None
-
-    def teardown(self):
-        self.reset_client()
 
 
 class WriteToWeaviate(beam.PTransform[PCollection[dict], PCollection[str]]):

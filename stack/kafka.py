@@ -44,6 +44,7 @@ offsets.topic.replication.factor=1
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
+offsets.topic.num.partitions=1
 auto.create.topics.enable=false
 """
 
@@ -119,6 +120,21 @@ class KafkaService(Service):
 
     def after_start(self) -> None:
         ensure_topics(self.address, TOPICS)
+        self._wait_for_group_coordinator()
+
+    def _wait_for_group_coordinator(self, timeout_s: float = 60.0) -> None:
+        # A fresh broker creates __consumer_offsets on the first group request and answers
+        # NOT_COORDINATOR until it is ready; clients should find it ready once `up` returns.
+        from confluent_kafka import Consumer, TopicPartition  # pylint: disable=import-outside-toplevel
+        consumer = Consumer({"bootstrap.servers": self.address, "group.id": "sensory-stack-probe",
+                             "log_level": 3})
+        try:
+            process.wait_until(
+                lambda: consumer.committed([TopicPartition("context.weather", 0)], timeout=5)
+                is not None, timeout_s=timeout_s, what="kafka group coordinator",
+                log_file=self.log_file)
+        finally:
+            consumer.close()
 
     def version(self) -> Optional[str]:
         return config.KAFKA_VERSION if self.installed() else None

@@ -1,7 +1,18 @@
 """Shared fixtures for unit tests."""
 import pytest
 
+from sensory.stack.weather_emulator import WeatherEmulator
+
 TEST_KEY = "unit-test-key-0123456789abcdef"
+
+
+@pytest.fixture
+def emulator():
+    """A local OpenWeatherMap-protocol server on an ephemeral port (counts requests, can fail)."""
+    server = WeatherEmulator().start_in_thread()
+    yield server
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture

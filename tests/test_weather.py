@@ -9,16 +9,8 @@ from sensory.cities import canonical_city
 from sensory.io.weather import (OpenWeatherClient, ReadCurrentWeather, WeatherUnavailable,
                                 parse_current_weather, resolve_api_key)
 from sensory.settings import ConfigurationError
-from sensory.stack.weather_emulator import WeatherEmulator, synthetic_weather
+from sensory.stack.weather_emulator import synthetic_weather
 from sensory.transforms.weather import AttachWeather
-
-
-@pytest.fixture
-def emulator():
-    server = WeatherEmulator().start_in_thread()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 def test_client_parses_the_real_response_shape(emulator):

@@ -6,17 +6,8 @@ import pytest
 import redis
 
 from sensory.io.weather import CachedWeather, OpenWeatherClient
-from sensory.stack.weather_emulator import WeatherEmulator
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def emulator():
-    server = WeatherEmulator().start_in_thread()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 def test_cache_hits_make_no_call_and_expiry_refetches(emulator, redis_url, monkeypatch):
