@@ -57,10 +57,11 @@ def _add_enrichment_options(parser) -> None:
     group.add_argument("--embedding_backend", choices=("torch", "onnx"), default="torch",
                        help="Inference backend. Default: torch.")
     group.add_argument("--embedding_device", default="cpu", help="Torch device. Default: cpu.")
-    group.add_argument("--embedding_min_batch_size", type=int, default=8,
-                       help="Smallest RunInference batch. Default: 8.")
-    group.add_argument("--embedding_max_batch_size", type=int, default=64,
-                       help="Largest RunInference batch. Default: 64.")
+    group.add_argument("--embedding_min_batch_size", type=int, default=16,
+                       help="Smallest RunInference batch. Default: 16.")
+    group.add_argument("--embedding_max_batch_size", type=int, default=256,
+                       help="Largest RunInference batch (encoded in sub-batches of 64, sorted "
+                            "by length). Default: 256.")
 
 
 def _add_sink_options(parser) -> None:
