@@ -7,6 +7,7 @@ import uuid
 import apache_beam as beam
 import numpy as np
 import pytest
+from apache_beam.metrics.metric import MetricsFilter
 from click.testing import CliRunner
 
 from sensory.cli.main import main
@@ -126,3 +127,48 @@ def test_smartphone_query_returns_smartphone_posts_first(stack, tmp_path, pii_ke
     assert code == 0
     hits = semantic_search("cheap smartphones", collection=SOCIAL_POST, k=5)
     assert [hit["properties"]["product_category"] for hit in hits] == ["smartphone"] * 5
+
+
+class _OutageAt(beam.DoFn):
+    """Stops a stack service when element ``at`` passes and restarts it ``after_s`` later."""
+
+    def __init__(self, service, at, after_s):
+        super().__init__()
+        self._service, self._at, self._after_s = service, at, after_s
+
+    def process(self, record):
+        if record["post_id"].endswith(f"-{self._at}"):
+            manager.down([self._service])
+            threading.Timer(self._after_s, lambda: manager.up([self._service])).start()
+        yield record
+
+
+@pytest.mark.parametrize("service", ["snowflake", "weaviate"])
+def test_sink_going_down_mid_run_loses_nothing(service, snowflake_settings, weaviate_client):
+    prefix, n = f"it{uuid.uuid4().hex[:8]}", 40
+    sink = (WriteToSnowflake(settings=snowflake_settings, batch_size=10, max_retries=5,
+                             backoff_s=1.0) if service == "snowflake" else
+            WriteToWeaviate(settings=WeaviateSettings.from_env(), batch_size=10, max_retries=5,
+                            backoff_s=1.0))
+    dead_path = f"/tmp/sensory-it-dead-{uuid.uuid4().hex}"
+    try:
+        p = beam.Pipeline()
+        _, dead = (p | beam.Create(_records(prefix, n))
+                   | beam.ParDo(_OutageAt(service, 15, 3.0)) | sink)
+        _ = dead | beam.Map(json.dumps) | beam.io.WriteToText(dead_path, shard_name_template="")
+        result = p.run()
+        result.wait_until_finish()
+    finally:
+        deadline = time.monotonic() + 60
+        while not manager.status([service])[service].healthy and time.monotonic() < deadline:
+            time.sleep(1)
+    retries = sum(c.committed for c in result.metrics().query(
+        MetricsFilter().with_name("retries"))["counters"])
+    assert retries > 0, "the outage never reached the sink"
+    assert open(dead_path).read() == ""
+    if service == "snowflake":
+        assert _snowflake_count(snowflake_settings, prefix) == n
+    else:
+        import weaviate
+        with weaviate.connect_to_local(host="127.0.0.1", port=8080, grpc_port=50051) as fresh:
+            assert _weaviate_count(fresh, prefix) == n
