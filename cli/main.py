@@ -5,12 +5,16 @@ every layer.
 """
 import logging
 import sys
+import warnings
 
 import click
 
 from sensory.pipelines import market, social
 
 _PIPELINES = {"social": social.run, "market": market.run}
+
+# weaviate-client's authlib import warns about its own httpx dependency on every start.
+warnings.filterwarnings("ignore", message="The httpx module is deprecated")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -40,6 +40,25 @@ def _records(prefix, n, with_vectors=True):
     return out
 
 
+@pytest.fixture
+def prefix(snowflake_settings):
+    """A unique post_id prefix; the test's rows and objects are deleted afterwards."""
+    value = f"it{uuid.uuid4().hex[:8]}"
+    yield value
+    manager.up()  # a test may have left a service down
+    conn = connect(snowflake_settings)
+    try:
+        conn.cursor().execute("DELETE FROM SOCIAL_POSTS WHERE POST_ID LIKE %s", (f"{value}-%",))
+    finally:
+        conn.close()
+    import weaviate
+    from weaviate.classes.query import Filter
+    with weaviate.connect_to_local(host="127.0.0.1", port=8080, grpc_port=50051) as client:
+        if client.collections.exists(SOCIAL_POST):
+            client.collections.get(SOCIAL_POST).data.delete_many(
+                where=Filter.by_property("post_id").like(f"{value}-*"))
+
+
 def _run(records, *transforms):
     """Runs records through sinks; returns the dead letters they produced."""
     dead_path = f"/tmp/sensory-it-dead-{uuid.uuid4().hex}"
@@ -71,8 +90,8 @@ def _weaviate_count(client, prefix):
 
 
 def test_n_records_make_n_rows_and_n_objects_and_replays_change_nothing(
-        snowflake_settings, weaviate_client):
-    prefix, n = f"it{uuid.uuid4().hex[:8]}", 120
+        snowflake_settings, weaviate_client, prefix):
+    n = 120
     records = _records(prefix, n)
     for _ in range(2):  # the second run is a replay of the same batch
         dead = _run(records, WriteToSnowflake(settings=snowflake_settings, batch_size=50),
@@ -82,12 +101,11 @@ def test_n_records_make_n_rows_and_n_objects_and_replays_change_nothing(
         assert _weaviate_count(weaviate_client, prefix) == n
 
 
-def test_sink_down_at_start_is_retried_until_it_comes_back(snowflake_settings):
+def test_sink_down_at_start_is_retried_until_it_comes_back(snowflake_settings, prefix):
     manager.down(["snowflake"])
     restarter = threading.Timer(2.0, lambda: manager.up(["snowflake"]))
     restarter.start()
     try:
-        prefix = f"it{uuid.uuid4().hex[:8]}"
         dead = _run(_records(prefix, 30), WriteToSnowflake(
             settings=snowflake_settings, batch_size=100, max_retries=5, backoff_s=1.0))
     finally:
@@ -98,8 +116,8 @@ def test_sink_down_at_start_is_retried_until_it_comes_back(snowflake_settings):
 
 
 def test_sinks_that_stay_down_dead_letter_everything_and_replay_restores_it(
-        snowflake_settings, weaviate_client, tmp_path):
-    prefix, n = f"it{uuid.uuid4().hex[:8]}", 25
+        snowflake_settings, weaviate_client, tmp_path, prefix):
+    n = 25
     closed = SnowflakeSettings.from_env({"SENSORY_SNOWFLAKE_PORT": "1"})
     nowhere = WeaviateSettings(http_port=1, grpc_port=2)
     dead = _run(_records(prefix, n),
@@ -144,8 +162,9 @@ class _OutageAt(beam.DoFn):
 
 
 @pytest.mark.parametrize("service", ["snowflake", "weaviate"])
-def test_sink_going_down_mid_run_loses_nothing(service, snowflake_settings, weaviate_client):
-    prefix, n = f"it{uuid.uuid4().hex[:8]}", 40
+def test_sink_going_down_mid_run_loses_nothing(service, snowflake_settings, weaviate_client,
+                                               prefix):
+    n = 40
     sink = (WriteToSnowflake(settings=snowflake_settings, batch_size=10, max_retries=5,
                              backoff_s=1.0) if service == "snowflake" else
             WriteToWeaviate(settings=WeaviateSettings.from_env(), batch_size=10, max_retries=5,
