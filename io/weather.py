@@ -64,7 +64,7 @@ def parse_current_weather(payload: dict, city: str) -> WeatherData:
             city=city, temperature=payload["main"]["temp"], condition=condition,
             humidity=payload["main"]["humidity"], wind_speed=payload["wind"]["speed"],
             timestamp=datetime.fromtimestamp(payload["dt"], tz=timezone.utc).isoformat())
-    except (KeyError, TypeError, ValueError) as err:
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as err:
         raise WeatherUnavailable(f"{city}: unexpected payload ({type(err).__name__})") from err
 
 
@@ -118,7 +118,11 @@ class OpenWeatherClient:
                 problem = type(err).__name__
             else:
                 if reply.status_code == 200:
-                    return parse_current_weather(reply.json(), city)
+                    try:
+                        payload = reply.json()
+                    except ValueError as err:
+                        raise WeatherUnavailable(f"{city}: reply is not JSON") from err
+                    return parse_current_weather(payload, city)
                 problem = f"HTTP {reply.status_code}"
                 if reply.status_code not in _RETRYABLE_STATUS:
                     raise WeatherUnavailable(f"{city}: {problem}")

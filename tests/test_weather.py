@@ -26,6 +26,22 @@ def test_heavy_rain_and_extremes_from_payload():
     assert parse_current_weather(payload, "Sylhet").is_extreme_weather is True
 
 
+@pytest.mark.parametrize("payload", [{}, {"weather": "Rain"}, {"weather": [], "main": None},
+                                     {"weather": [{}], "main": {"temp": 30}, "wind": {}}])
+def test_malformed_payloads_mean_no_weather(payload):
+    with pytest.raises(WeatherUnavailable, match="unexpected payload"):
+        parse_current_weather(payload, "Dhaka")
+
+
+def test_a_reply_that_is_not_json_means_no_weather(emulator, monkeypatch):
+    import requests
+    monkeypatch.setattr(requests.Response, "json",
+                        lambda self: (_ for _ in ()).throw(ValueError("not json")))
+    with OpenWeatherClient(base_url=emulator.base_url, api_key="k") as client:
+        with pytest.raises(WeatherUnavailable, match="not JSON"):
+            client.current("Dhaka")
+
+
 @pytest.mark.parametrize("status", [401, 404])
 def test_client_errors_are_not_retried(emulator, status):
     emulator.fail_with = status
