@@ -200,3 +200,19 @@ def test_shield_transform_in_pipeline(pii_key):
     assert_that(scrubbed | "Payload" >> beam.Map(lambda d: d["original_data"]),
                 equal_to([f"not json {phone_token}"]), label="scrubbed")
     p.run().wait_until_finish()
+
+
+def test_pii_in_object_keys_of_dead_letters_is_scrubbed(pii_key):
+    # An invalid line can carry PII as *keys* of unknown fields; keys are text too.
+    fn = _ScrubDeadLetterFn(None)
+    fn.setup()
+    original = {"platform": "tiktok", "author": "a.b",
+                "followers": {"+8801712345678": "x", "probe.key@gmail.com": 1},
+                "hashtags": {"01312345678": "a"}}
+    (out,) = list(fn.process({"original_data": original, "error": {"message": "post_id"},
+                              "metadata": {}}))
+    text = json.dumps(out)
+    for value in ("+8801712345678", "1712345678", "probe.key@gmail.com", "01312345678"):
+        assert value not in text, f"{value} survived in {text}"
+    assert sorted(k.split("_")[0] for k in out["original_data"]["followers"]) == [
+        "EMAIL", "PHONE"]

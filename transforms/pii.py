@@ -42,7 +42,7 @@ def _scrub_value(hasher: PIIHasher, value: Any) -> Any:
             if key in PII_FIELDS:
                 out[PII_FIELDS[key]] = hasher.hash_field(key, item)
             else:
-                out[key] = _scrub_value(hasher, item)
+                out[hasher.scrub_text(key)] = _scrub_value(hasher, item)
         return out
     return value
 

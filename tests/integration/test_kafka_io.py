@@ -100,7 +100,7 @@ def test_heldout_corpus_through_kafka_matches_file_mode_checks(kafka_bootstrap, 
         assert len(keys) == len(set(keys))
         text = "\n".join(open(f).read() for f in glob.glob(str(out / "*.jsonl"))).lower() + \
             logs.lower()
-        leaked = [v for line in lines for v in line.pii if v.lower() in text]
+        leaked = [p.value for line in lines for p in line.pii if p.value.lower() in text]
         assert not leaked, leaked[:5]
 
 
