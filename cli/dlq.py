@@ -14,6 +14,8 @@ import apache_beam as beam
 import click
 from apache_beam.metrics.metric import MetricsFilter
 
+from sensory import endpoints
+
 from sensory.deadletter import EMBEDDING_SERVICE, SNOWFLAKE_SINK, WEAVIATE_SINK
 from sensory.io.kafka_write import producer_config
 from sensory.io.snowflake import WriteToSnowflake
@@ -84,7 +86,8 @@ def dlq() -> None:
 
 
 @dlq.command()
-@click.option("--bootstrap_servers", default="127.0.0.1:9092", show_default=True)
+@click.option("--bootstrap_servers", default=endpoints.kafka_bootstrap,
+              show_default="127.0.0.1:$SENSORY_KAFKA_PORT")
 @click.option("--file", "files", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Dead letters as JSON lines (file mode output) instead of the topics.")
 @click.option("--topic", "topics", multiple=True, help="Dead-letter topics to drain. "

@@ -3,12 +3,15 @@ import json
 
 import click
 
+from sensory import endpoints
+
 from sensory.io.kafka_admin import describe_topics, ensure_topics
 from sensory.io.kafka_write import producer_config
 from sensory.samples import sample_lines
 from sensory.topics import MARKET_SOURCE_TOPICS, SOCIAL_SOURCE_TOPICS, TOPICS
 
-BOOTSTRAP = click.option("--bootstrap_servers", default="127.0.0.1:9092", show_default=True,
+BOOTSTRAP = click.option("--bootstrap_servers", default=endpoints.kafka_bootstrap,
+                         show_default="127.0.0.1:$SENSORY_KAFKA_PORT",
                          help="Kafka bootstrap servers.")
 
 

@@ -4,6 +4,8 @@ import time
 
 import click
 
+from sensory import endpoints
+
 from sensory.cities import CITIES
 from sensory.io.kafka_write import producer_config
 from sensory.io.weather import (CachedWeather, OpenWeatherClient, WeatherUnavailable,
@@ -21,11 +23,13 @@ def weather() -> None:
 
 
 @weather.command()
-@click.option("--bootstrap_servers", default="127.0.0.1:9092", show_default=True)
+@click.option("--bootstrap_servers", default=endpoints.kafka_bootstrap,
+              show_default="127.0.0.1:$SENSORY_KAFKA_PORT")
 @click.option("--base_url", default=None,
               help="OpenWeatherMap API root. Default: the local emulator; the real API is "
                    "https://api.openweathermap.org/data/2.5 with $OPENWEATHER_API_KEY.")
-@click.option("--redis_url", default="redis://127.0.0.1:6379/0", show_default=True,
+@click.option("--redis_url", default=endpoints.redis_url,
+              show_default="redis://127.0.0.1:$SENSORY_REDIS_PORT/0",
               help="Cache; empty to disable.")
 @click.option("--min_interval_s", default=FREE_TIER_INTERVAL_S, show_default=True,
               help="Pause between API calls (rate limit).")

@@ -4,6 +4,7 @@ from typing import Optional
 import apache_beam as beam
 from apache_beam import PCollection
 
+from sensory import endpoints
 from sensory.io.weather import ReadCurrentWeather, local_base_url, resolve_api_key
 from sensory.pipelines.options import SensoryOptions
 from sensory.transforms.embeddings import EmbedRecords
@@ -37,7 +38,7 @@ def enrich(pipeline: beam.Pipeline, records: PCollection, options: SensoryOption
             base_url = options.weather_base_url or local_base_url()
             weather = pipeline | f"{label}Weather" >> ReadCurrentWeather(
                 base_url=base_url, api_key=resolve_api_key(base_url),
-                redis_url=options.redis_url or None,
+                redis_url=_redis_url(options),
                 refresh_s=options.weather_refresh_s if streaming else None)
         records = records | f"{label}AttachWeather" >> AttachWeather(weather=weather)
     if not options.no_embeddings:
@@ -45,3 +46,10 @@ def enrich(pipeline: beam.Pipeline, records: PCollection, options: SensoryOption
             model_handler=model_handler(options))
         dead_letters.append(failed)
     return records, dead_letters
+
+
+def _redis_url(options) -> Optional[str]:
+    """``--redis_url``; unset, the local stack's Redis; empty, no cache."""
+    if options.redis_url is None:
+        return endpoints.redis_url()
+    return options.redis_url or None

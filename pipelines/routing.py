@@ -3,6 +3,7 @@ from typing import Any
 
 from apache_beam.options.pipeline_options import KafkaStreamsRunnerOptions
 
+from sensory import endpoints
 from sensory.deadletter import SCHEMA_VALIDATOR
 from sensory.models import SOCIAL
 from sensory.topics import (DEAD_LETTERS_MARKET_TOPIC, DEAD_LETTERS_SOCIAL_TOPIC,
@@ -24,5 +25,8 @@ def dead_letter_topic(kind: str, dead_letter: dict[str, Any]) -> str:
 
 
 def bootstrap_servers(options) -> str:
-    """``--bootstrap_servers`` (an option Beam itself declares; default localhost:9092)."""
-    return options.view_as(KafkaStreamsRunnerOptions).bootstrap_servers
+    """``--bootstrap_servers`` (an option Beam itself declares); unset, the local stack's broker."""
+    chosen = options.view_as(KafkaStreamsRunnerOptions).bootstrap_servers
+    if not chosen or chosen == endpoints.BEAM_DEFAULT_BOOTSTRAP:
+        return endpoints.kafka_bootstrap()
+    return chosen

@@ -2,19 +2,15 @@
 import os
 from pathlib import Path
 
+from sensory import endpoints
+
 KAFKA_VERSION = "4.1.1"
 WEAVIATE_VERSION = "v1.35.2"
 LOG4J_VERSION = "2.24.3"
 SLF4J_VERSION = "2.0.16"
 
 
-def _port(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    if not value.isdigit() or not 0 < int(value) < 65536:
-        raise ValueError(f"{name}={value!r} is not a TCP port")
-    return int(value)
+_port = endpoints.port
 
 
 def local_dir() -> Path:
@@ -32,7 +28,7 @@ def local_dir() -> Path:
     return here / ".local"
 
 
-HOST = "127.0.0.1"
+HOST = endpoints.HOST
 KAFKA_PORT = _port("SENSORY_KAFKA_PORT", 9092)
 KAFKA_CONTROLLER_PORT = _port("SENSORY_KAFKA_CONTROLLER_PORT", 9093)
 REDIS_PORT = _port("SENSORY_REDIS_PORT", 6379)

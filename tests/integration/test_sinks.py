@@ -16,7 +16,7 @@ from sensory.io.snowflake import WriteToSnowflake
 from sensory.io.snowflake_conn import SnowflakeSettings, connect
 from sensory.io.weaviate import WeaviateSettings, WriteToWeaviate
 from sensory.io.weaviate_schema import SOCIAL_POST
-from sensory.stack import manager
+from sensory.stack import config, manager
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +53,8 @@ def prefix(snowflake_settings):
         conn.close()
     import weaviate
     from weaviate.classes.query import Filter
-    with weaviate.connect_to_local(host="127.0.0.1", port=8080, grpc_port=50051) as client:
+    with weaviate.connect_to_local(host=config.HOST, port=config.WEAVIATE_PORT,
+                                  grpc_port=config.WEAVIATE_GRPC_PORT) as client:
         if client.collections.exists(SOCIAL_POST):
             client.collections.get(SOCIAL_POST).data.delete_many(
                 where=Filter.by_property("post_id").like(f"{value}-*"))
@@ -189,5 +190,6 @@ def test_sink_going_down_mid_run_loses_nothing(service, snowflake_settings, weav
         assert _snowflake_count(snowflake_settings, prefix) == n
     else:
         import weaviate
-        with weaviate.connect_to_local(host="127.0.0.1", port=8080, grpc_port=50051) as fresh:
+        with weaviate.connect_to_local(host=config.HOST, port=config.WEAVIATE_PORT,
+                                  grpc_port=config.WEAVIATE_GRPC_PORT) as fresh:
             assert _weaviate_count(fresh, prefix) == n
