@@ -9,7 +9,14 @@ import warnings
 
 import click
 
-from sensory.pipelines import market, social
+# Beam's BigQuery client module calls logging.warning() at import time when google-apitools is
+# absent (we do not use BigQuery); that call would install a stderr handler on the root logger
+# and print a stray line before every command. A NullHandler keeps it quiet until main() sets
+# up logging.
+_QUIET_IMPORTS = logging.NullHandler()
+logging.getLogger().addHandler(_QUIET_IMPORTS)
+
+from sensory.pipelines import market, social  # noqa: E402  pylint: disable=wrong-import-position
 
 _PIPELINES = {"social": social.run, "market": market.run}
 
@@ -22,6 +29,7 @@ warnings.filterwarnings("ignore", message="The httpx module is deprecated")
 def main(verbose: int) -> None:
     """Sensory: MillionX ingestion pipelines and their local stack."""
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.getLogger().removeHandler(_QUIET_IMPORTS)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 

@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import sys
+import traceback
 from collections import Counter
 from typing import Optional, Sequence
 
@@ -11,6 +12,7 @@ import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from sensory.pipelines import preflight
 from sensory.pipelines.core import DEAD_LETTERS_FILE, RECORDS_FILE, build_pipeline, check_options
 from sensory.pipelines.options import SensoryOptions
 from sensory.settings import ConfigurationError
@@ -69,14 +71,19 @@ def run(kind: str, argv: Optional[Sequence[str]] = None,
         options_class: The pipeline's options class.
 
     Returns:
-        The process exit code: 0 on success, 2 on a configuration error.
+        The process exit code: 0 on success, 2 on a configuration error (one line on stderr
+        naming the setting; the traceback too with ``--verbose`` or ``sensory -v``).
     """
     options = PipelineOptions(sys.argv[1:] if argv is None else list(argv))
     sensory_options = options.view_as(options_class)
     try:
         check_options(sensory_options)
+        if not sensory_options.skip_preflight:
+            preflight.check(sensory_options, kind=kind)
     except ConfigurationError as err:
-        print(f"sensory {kind}: {err}", file=sys.stderr)
+        print(f"sensory {kind}: {' '.join(str(err).split())}", file=sys.stderr)
+        if sensory_options.verbose or logging.getLogger().isEnabledFor(logging.INFO):
+            traceback.print_exception(err)
         return 2
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, sensory_options, kind=kind)

@@ -97,6 +97,14 @@ class SensoryOptions(PipelineOptions):
                  "$SENSORY_PII_KEY_FILE, then $SENSORY_PII_KEY; with neither the pipeline "
                  "refuses to start.")
         group.add_argument(
+            "--skip_preflight", action="store_true", default=False,
+            help="Do not check input files, Kafka, Redis and the sinks before the run. "
+                 "Default: off (checked, a few seconds at most).")
+        group.add_argument(
+            "--verbose", action="store_true", default=False,
+            help="On a configuration error, print the full traceback after the one-line "
+                 "message. Default: off.")
+        group.add_argument(
             "--categories_file", default=None,
             help="JSON table of product category -> keywords. Default: the bundled "
                  "transforms/data/categories.json.")

@@ -5,6 +5,9 @@ two checkouts can run two stacks side by side and every default — pipeline opt
 commands, tests — follows the same variables. The stack itself reads its ports from here too.
 """
 import os
+from urllib.parse import urlsplit, urlunsplit
+
+from sensory import stack_secrets
 
 HOST = "127.0.0.1"
 
@@ -39,6 +42,37 @@ def kafka_bootstrap() -> str:
     return f"{HOST}:{port('SENSORY_KAFKA_PORT', 9092)}"
 
 
+REDIS_URL_ENV = "REDIS_URL"
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
 def redis_url() -> str:
-    """The local Redis: ``redis://127.0.0.1:$SENSORY_REDIS_PORT/0`` (6379)."""
-    return f"redis://{HOST}:{port('SENSORY_REDIS_PORT', 6379)}/0"
+    """``$REDIS_URL`` if set, else the local stack's Redis with its generated password:
+    ``redis://:<password>@127.0.0.1:$SENSORY_REDIS_PORT/0`` (6379; no password before the
+    first ``sensory stack up``). Print it through ``mask_url``."""
+    if os.environ.get(REDIS_URL_ENV):
+        return os.environ[REDIS_URL_ENV]
+    password = stack_secrets.read_secret(stack_secrets.REDIS_PASSWORD)
+    auth = f":{password}@" if password else ""
+    return f"redis://{auth}{HOST}:{port('SENSORY_REDIS_PORT', 6379)}/0"
+
+
+def is_local_host(host: str) -> bool:
+    """Whether ``host`` is this machine's loopback (where the local stack runs)."""
+    return host in LOCAL_HOSTS
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``, safe to log or print."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

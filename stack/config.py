@@ -1,8 +1,7 @@
 """Where the stack lives and which ports it uses; every port has an environment override."""
-import os
 from pathlib import Path
 
-from sensory import endpoints
+from sensory import endpoints, stack_secrets
 
 KAFKA_VERSION = "4.1.1"
 WEAVIATE_VERSION = "v1.35.2"
@@ -14,18 +13,8 @@ _port = endpoints.port
 
 
 def local_dir() -> Path:
-    """The git-ignored cache: ``$SENSORY_LOCAL_DIR``, else ``.local/`` of the checkout.
-
-    The checkout is found by walking up from the working directory to the folder holding
-    ``setup.py``, so commands work from any sub-folder.
-    """
-    if os.environ.get("SENSORY_LOCAL_DIR"):
-        return Path(os.environ["SENSORY_LOCAL_DIR"]).resolve()
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / "setup.py").exists() and (folder / "stack").is_dir():
-            return folder / ".local"
-    return here / ".local"
+    """The git-ignored cache (see ``sensory.stack_secrets.local_dir``)."""
+    return stack_secrets.local_dir()
 
 
 HOST = endpoints.HOST

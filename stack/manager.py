@@ -47,6 +47,10 @@ def up(names: Optional[Iterable[str]] = None,
     started = []
     for service in services(names):
         began = time.monotonic()
+        reason = service.outdated() if service.pid is not None else None
+        if reason:
+            progress(f"{service.name}: restarting ({reason})")
+            service.stop()
         if service.running_and_healthy():
             service.after_start()
             progress(f"{service.name}: running (pid {service.pid})")
@@ -86,9 +90,10 @@ def status_dict(statuses: dict[str, ServiceStatus]) -> dict[str, dict]:
 
 def format_table(statuses: dict[str, ServiceStatus]) -> str:
     """A fixed-width table of ``status()``."""
-    rows = [("SERVICE", "HEALTHY", "PID", "VERSION", "ADDRESS")]
-    rows += [(name, "yes" if s.healthy else "NO", str(s.pid or "-"), s.version or "-",
-              s.address) for name, s in statuses.items()]
+    rows = [("SERVICE", "HEALTHY", "PID", "AUTH", "VERSION", "ADDRESS")]
+    rows += [(name, "yes" if s.healthy else "NO", str(s.pid or "-"),
+              {True: "yes", False: "no"}.get(s.auth, "-"), s.version or "-", s.address)
+             for name, s in statuses.items()]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
                      for row in rows)

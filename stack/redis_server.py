@@ -1,10 +1,27 @@
-"""Redis: Debian's redis-server on loopback, without persistence (it is a cache here)."""
+"""Redis: Debian's redis-server on loopback, password required, without persistence (a cache).
+
+The password is generated at the first ``up`` into ``.local/secrets/redis-password`` (0600)
+and given to the server through a 0600 config file, never on the command line (``ps`` shows
+command lines to every user). ``sensory.endpoints.redis_url()`` carries it to our clients.
+"""
+import os
 import shutil
 import subprocess
 from typing import Optional
 
+from sensory import stack_secrets
 from sensory.stack import config, process
 from sensory.stack.service import Service
+
+_CONF = """bind {host}
+port {port}
+protected-mode yes
+requirepass {password}
+dir {home}
+save ""
+appendonly no
+daemonize no
+"""
 
 
 class RedisService(Service):
@@ -34,18 +51,44 @@ class RedisService(Service):
                             env={"DEBIAN_FRONTEND": "noninteractive"})
 
     def launch(self) -> None:
-        process.start(["redis-server", "--bind", config.HOST, "--port", str(config.REDIS_PORT),
-                       "--dir", str(self.home), "--save", "", "--appendonly", "no",
-                       "--protected-mode", "yes", "--daemonize", "no"],
-                      pid_file=self.pid_file, log_file=self.log_file)
+        conf = self.home / "redis.conf"
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(_CONF.format(
+                host=config.HOST, port=config.REDIS_PORT, home=self.home,
+                password=stack_secrets.ensure_secret(stack_secrets.REDIS_PASSWORD)))
+        os.chmod(conf, 0o600)
+        process.start(["redis-server", str(conf)], pid_file=self.pid_file,
+                      log_file=self.log_file)
+
+    def _client(self, password: Optional[str]):
+        import redis  # pylint: disable=import-outside-toplevel
+        return redis.Redis(host=config.HOST, port=config.REDIS_PORT, password=password,
+                           socket_timeout=2)
 
     def healthy(self) -> bool:
-        import redis  # pylint: disable=import-outside-toplevel
-        client = redis.Redis(host=config.HOST, port=config.REDIS_PORT, socket_timeout=2)
+        client = self._client(stack_secrets.read_secret(stack_secrets.REDIS_PASSWORD))
         try:
             return bool(client.ping())
         finally:
             client.close()
+
+    def requires_auth(self) -> bool:
+        import redis  # pylint: disable=import-outside-toplevel
+        client = self._client(None)
+        try:
+            client.ping()
+            return False
+        except redis.AuthenticationError:
+            return True  # NOAUTH
+        finally:
+            client.close()
+
+    def outdated(self) -> Optional[str]:
+        try:
+            return None if self.requires_auth() else "started without a password"
+        except Exception:  # pylint: disable=broad-except
+            return None  # not answering: `up` handles it as down
 
     def version(self) -> Optional[str]:
         if not self.installed():

@@ -4,7 +4,7 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-from sensory.stack import process
+from sensory.stack import listeners, process
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -17,6 +17,10 @@ class ServiceStatus:
     version: Optional[str]
     pid: Optional[int]
     healthy: bool
+    # Whether an anonymous client is refused (None: not running, so unknown).
+    auth: Optional[bool] = None
+    # Every TCP listener of the process group, "host:port" ("[::]" = all interfaces).
+    listens: list[str] = dataclasses.field(default_factory=list)
 
 
 class Service:
@@ -62,6 +66,18 @@ class Service:
     def after_start(self) -> None:
         """Runs once the service is healthy (e.g. creating topics); idempotent."""
 
+    def requires_auth(self) -> bool:
+        """Whether the running service refuses a client without credentials (a real probe
+        where the service has auth; False for services that have none)."""
+        return False
+
+    def outdated(self) -> Optional[str]:
+        """Why the running process must be restarted to apply the current settings, or None.
+
+        A stack started before auth was turned on is the case this exists for.
+        """
+        return None
+
     @property
     def pid(self) -> Optional[int]:
         """Our process's pid, if it runs."""
@@ -103,5 +119,13 @@ class Service:
 
     def status(self) -> ServiceStatus:
         """Address, version, pid and health."""
-        return ServiceStatus(address=self.address, version=self.version(), pid=self.pid,
-                             healthy=self.running_and_healthy())
+        pid = self.pid
+        auth = None
+        if pid is not None:
+            try:
+                auth = self.requires_auth()
+            except Exception:  # pylint: disable=broad-except
+                auth = None  # not answering: unknown
+        return ServiceStatus(address=self.address, version=self.version(), pid=pid,
+                             healthy=self.running_and_healthy(), auth=auth,
+                             listens=listeners.listening_addresses(pid) if pid else [])
