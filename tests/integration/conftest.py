@@ -28,8 +28,9 @@ def kafka_bootstrap(stack):
 
 @pytest.fixture(scope="session")
 def redis_url(stack):
-    """URL of the stack's Redis."""
-    return f"redis://{config.HOST}:{config.REDIS_PORT}/0"
+    """URL of the stack's Redis, with its generated password."""
+    from sensory import endpoints
+    return endpoints.redis_url()
 
 
 @pytest.fixture(scope="session")
@@ -42,8 +43,7 @@ def snowflake_settings(stack):
 @pytest.fixture
 def weaviate_client(stack):
     """A weaviate-client v4 connection to the stack's Weaviate, closed after the test."""
-    import weaviate
-    client = weaviate.connect_to_local(host=config.HOST, port=config.WEAVIATE_PORT,
-                                       grpc_port=config.WEAVIATE_GRPC_PORT)
+    from sensory.io.weaviate import WeaviateSettings, connect
+    client = connect(WeaviateSettings.from_env())  # with the stack's API key
     yield client
     client.close()

@@ -15,8 +15,9 @@ from sensory.cli.sinks import semantic_search
 from sensory.io.snowflake import WriteToSnowflake
 from sensory.io.snowflake_conn import SnowflakeSettings, connect
 from sensory.io.weaviate import WeaviateSettings, WriteToWeaviate
+from sensory.io.weaviate import connect as weaviate_connect
 from sensory.io.weaviate_schema import SOCIAL_POST
-from sensory.stack import config, manager
+from sensory.stack import manager
 
 pytestmark = pytest.mark.integration
 
@@ -51,10 +52,8 @@ def prefix(snowflake_settings):
         conn.cursor().execute("DELETE FROM SOCIAL_POSTS WHERE POST_ID LIKE %s", (f"{value}-%",))
     finally:
         conn.close()
-    import weaviate
     from weaviate.classes.query import Filter
-    with weaviate.connect_to_local(host=config.HOST, port=config.WEAVIATE_PORT,
-                                  grpc_port=config.WEAVIATE_GRPC_PORT) as client:
+    with weaviate_connect(WeaviateSettings.from_env()) as client:
         if client.collections.exists(SOCIAL_POST):
             client.collections.get(SOCIAL_POST).data.delete_many(
                 where=Filter.by_property("post_id").like(f"{value}-*"))
@@ -189,7 +188,5 @@ def test_sink_going_down_mid_run_loses_nothing(service, snowflake_settings, weav
     if service == "snowflake":
         assert _snowflake_count(snowflake_settings, prefix) == n
     else:
-        import weaviate
-        with weaviate.connect_to_local(host=config.HOST, port=config.WEAVIATE_PORT,
-                                  grpc_port=config.WEAVIATE_GRPC_PORT) as fresh:
+        with weaviate_connect(WeaviateSettings.from_env()) as fresh:
             assert _weaviate_count(fresh, prefix) == n
