@@ -16,6 +16,7 @@ import requests
 from apache_beam import PCollection
 from apache_beam.metrics import Metrics
 
+from sensory import redact
 from sensory.cities import CITIES
 from sensory.models import WeatherData
 from sensory.settings import ConfigurationError
@@ -92,6 +93,8 @@ class OpenWeatherClient:
         self.requests_made = 0
 
     def __enter__(self) -> "OpenWeatherClient":
+        # The key travels as the `appid` query parameter, which urllib3 logs at DEBUG.
+        redact.install_log_filter()
         self._session = requests.Session()
         return self
 

@@ -12,6 +12,7 @@ import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from sensory import redact
 from sensory.pipelines import preflight
 from sensory.pipelines.core import DEAD_LETTERS_FILE, RECORDS_FILE, build_pipeline, check_options
 from sensory.pipelines.options import SensoryOptions
@@ -74,6 +75,7 @@ def run(kind: str, argv: Optional[Sequence[str]] = None,
         The process exit code: 0 on success, 2 on a configuration error (one line on stderr
         naming the setting; the traceback too with ``--verbose`` or ``sensory -v``).
     """
+    redact.install_log_filter()
     options = PipelineOptions(sys.argv[1:] if argv is None else list(argv))
     sensory_options = options.view_as(options_class)
     try:
