@@ -63,7 +63,9 @@ class SnowflakeSettings:
         env = os.environ if environ is None else environ
         account = env.get("SNOWFLAKE_ACCOUNT")
         if not account:
-            return cls(account="fakesnow", user="fake", password="snow", host="127.0.0.1",
+            # The emulator accepts any password; SNOWFLAKE_PASSWORD is sent when set.
+            return cls(account="fakesnow", user="fake",
+                       password=env.get("SNOWFLAKE_PASSWORD") or "snow", host="127.0.0.1",
                        port=int(env.get("SENSORY_SNOWFLAKE_PORT", EMULATOR_PORT)),
                        protocol="http")
         user = env.get("SNOWFLAKE_USER")
