@@ -24,6 +24,8 @@ _ENV_RE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]
 class ConfigError(click.ClickException):
     """A runner config that cannot be used; the message names the file and key."""
 
+    exit_code = 2  # like every other configuration error of a run
+
 
 def _expand(value: str, where: str) -> str:
     def replace(match: re.Match) -> str:

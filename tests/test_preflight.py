@@ -151,3 +151,10 @@ def test_submit_with_a_bad_config_answers_the_same_way(tmp_path):
     assert result.returncode == 2, result.stderr
     assert _one_line(result.stderr) == (f"sensory market: --input_file={tmp_path}/absent-*.jsonl: "
                                         "no file matches this path or glob")
+
+
+def test_submit_with_an_unreadable_runner_config(tmp_path):
+    result = CliRunner().invoke(main, ["submit", "social", "--config", str(tmp_path / "no.yaml")])
+    assert result.exit_code == 2
+    assert _one_line(result.stderr) == (f"Error: cannot read runner config {tmp_path}/no.yaml: "
+                                        "No such file or directory")
