@@ -18,6 +18,7 @@ Decisions (docs/records.md, "Phone numbers"):
   number anywhere in free text share one digest.
 """
 import re
+from datetime import datetime
 from typing import Iterator, NamedTuple
 
 import phonenumbers
@@ -35,10 +36,15 @@ _MAX_GROUPS_TRIED = 24
 _DROP_DIGITS = str.maketrans("", "", "0123456789")
 # Digit groups joined by characters people put inside phone numbers. This only proposes
 # stretches of text to libphonenumber; it lists no forms.
-_RUN_RE = re.compile(r"(?<![0-9A-Za-z_])\+?\(?[0-9](?:[0-9]|[ \-./()\u00a0]{1,3}(?=[0-9(]))*\)?"
-                     r"(?![0-9A-Za-z_])")
+# A run glued to a number by ":" or "," is part of a time or a price, not a phone.
+_RUN_RE = re.compile(r"(?<![0-9A-Za-z_:,])\+?\(?[0-9](?:[0-9]|[ \-./()\u00a0]{1,4}(?=[0-9(]))*\)?"
+                     r"(?![0-9A-Za-z_]|[:,][0-9])")
 _GROUP_RE = re.compile(r"[0-9]+")
 _WORD_CHAR = re.compile(r"[0-9A-Za-z_]")
+# Written dates are also valid landline numbers ("08.01.2000" reads as a Rajshahi number);
+# the matcher only knows slashed dates. strptime decides what is a calendar date.
+_DATE_FORMATS = ("%d.%m.%Y", "%d-%m-%Y", "%d/%m/%Y", "%Y-%m-%d", "%Y.%m.%d", "%Y/%m/%d",
+                 "%d.%m.%y", "%d-%m-%y", "%d/%m/%y", "%Y%m%d", "%d%m%Y")
 
 
 class PhoneMatch(NamedTuple):
@@ -76,7 +82,7 @@ def _glued(text: str, start: int, end: int) -> bool:
 def _stand_alone(candidate: str) -> str | None:
     """E.164 of a stretch of digit groups that is a phone number on its own, else ``None``."""
     digits = candidate.translate(str.maketrans("", "", " -./()\u00a0+"))
-    if not MIN_PHONE_DIGITS <= len(digits) <= _MAX_PHONE_DIGITS:
+    if not MIN_PHONE_DIGITS <= len(digits) <= _MAX_PHONE_DIGITS or is_date(candidate):
         return None
     try:
         number = phonenumbers.parse(candidate, DEFAULT_REGION)
@@ -84,15 +90,44 @@ def _stand_alone(candidate: str) -> str | None:
         return None
     if not phonenumbers.is_valid_number(number):
         return None
-    explicit = candidate.startswith(("+", "(+", "00", "0", "(0"))
-    if explicit:
-        return _e164(number)
-    # No prefix at all: only a Bangladeshi mobile number is trusted, never a bare landline
-    # or a number that is valid somewhere else (prices and order ids look like those).
+    if candidate.startswith(("+", "(+", "00", "(00")):
+        return _e164(number)  # an explicit country code
+    # National or bare: only a Bangladeshi mobile number is trusted here. A landline is left to
+    # the matcher, which knows dates ("08.10.2024" is a valid Rajshahi number too), and a
+    # number valid only elsewhere is a price or an order id when written without a "+".
     if (phonenumbers.region_code_for_number(number) == DEFAULT_REGION
             and phonenumbers.number_type(number) == PhoneNumberType.MOBILE):
         return _e164(number)
     return None
+
+
+def _without_extension(raw: str, extension: str | None) -> int:
+    """Length of ``raw`` without an extension: "x1" after a number is mostly a quantity."""
+    if not extension:
+        return len(raw)
+    end, left = len(raw), len(extension)
+    while end and left:
+        end -= 1
+        left -= raw[end].isdigit()
+    while end and not raw[end - 1].isdigit():
+        end -= 1
+    return end
+
+
+def is_date(text: str) -> bool:
+    """Whether ``text`` is a calendar date written with its usual separators (or none)."""
+    text = text.strip()
+    for fmt in _DATE_FORMATS:
+        try:
+            datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
+def _has_space(separator: str) -> bool:
+    return any(char.isspace() for char in separator)
 
 
 def _runs_left(text: str, taken: list[PhoneMatch]) -> Iterator[PhoneMatch]:
@@ -103,11 +138,19 @@ def _runs_left(text: str, taken: list[PhoneMatch]) -> Iterator[PhoneMatch]:
     for run in _RUN_RE.finditer(masked):
         if digit_count(run.group(0)) < MIN_PHONE_DIGITS:
             continue
-        groups = list(_GROUP_RE.finditer(run.group(0)))[:_MAX_GROUPS_TRIED]
+        body = run.group(0)
+        groups = list(_GROUP_RE.finditer(body))[:_MAX_GROUPS_TRIED]
+        # A number starts and ends where whitespace separates it from its neighbours, never in
+        # the middle of "12/01/2025" or "2024-03-15".
+        opens = {0} | {i for i in range(1, len(groups))
+                       if _has_space(body[groups[i - 1].end():groups[i].start()])}
+        closes = {len(groups) - 1} | {i - 1 for i in opens if i}
         first = 0
         while first < len(groups):
             found = None
             for last in range(len(groups) - 1, first - 1, -1):
+                if first not in opens or last not in closes:
+                    continue
                 start = run.start() + groups[first].start()
                 end = run.start() + groups[last].end()
                 # Take a "+" or "(" that leads the number.
@@ -137,8 +180,9 @@ def find_phones(text: str) -> list[PhoneMatch]:
         return []
     found = []
     for match in PhoneNumberMatcher(text, DEFAULT_REGION, leniency=LENIENCY):
-        if not _glued(text, match.start, match.end):
-            found.append(PhoneMatch(match.start, match.end, _e164(match.number)))
+        end = match.start + _without_extension(match.raw_string, match.number.extension)
+        if not _glued(text, match.start, end) and not is_date(text[match.start:end]):
+            found.append(PhoneMatch(match.start, end, _e164(match.number)))
     if digit_count(text) - sum(digit_count(text[m.start:m.end]) for m in found) >= \
             MIN_PHONE_DIGITS:
         found.extend(_runs_left(text, found))

@@ -120,10 +120,10 @@ class PIIHasher:
         Order matters: e-mails first (they may contain digits), phones before cards (a phone
         with its country code is 13 digits and could pass Luhn), NIDs last.
         """
-        text = _sub(text, EMAIL_RE, lambda m: self.token("email", m))
+        text = _sub(text, EMAIL_RE, lambda m: self.token("email", _ascii(m)))
         text = self._phones(text)
         text = _sub(text, CARD_CANDIDATE_RE, self._cards_in_run)
-        return _sub(text, NID_RE, lambda m: self.token("nid", m))
+        return _sub(text, NID_RE, lambda m: self.token("nid", _ascii(m)))
 
     def scrub_key_values(self, text: str) -> str:
         """Hashes the values of PII keys found in text that is not valid JSON."""
@@ -146,12 +146,14 @@ class PIIHasher:
     def _cards_in_run(self, run: str) -> str:
         # A run of digit groups may hold a card plus neighbouring numbers ("4111 ... 1111 123"):
         # take the longest Luhn-valid stretch of whole groups from each starting group.
+        # ``run`` is the original text (digits in either script); hash the ASCII digits, but
+        # give back what is not a card exactly as written.
         parts = _GROUP_SPLIT_RE.split(run)
         separators = _GROUP_SPLIT_RE.findall(run)
         out, start = [], 0
         while start < len(parts):
             for end in range(len(parts), start, -1):
-                digits = "".join(parts[start:end])
+                digits = _ascii("".join(parts[start:end]))
                 if 13 <= len(digits) <= 19 and luhn_valid(digits):
                     out.append(self.token("card", digits))
                     break
@@ -164,13 +166,20 @@ class PIIHasher:
         return "".join(out)
 
 
+def _ascii(text: str) -> str:
+    return text.translate(_BENGALI_DIGITS)
+
+
 def _sub(text: str, pattern: re.Pattern, replace: Callable[[str], str]) -> str:
-    """Like ``pattern.sub`` but matching on the ASCII-digit copy and cutting the original."""
+    """Like ``pattern.sub`` but matching on the ASCII-digit copy and cutting the original.
+
+    ``replace`` gets the original slice, so what it gives back unchanged keeps its script.
+    """
     ascii_text = text.translate(_BENGALI_DIGITS)
     pieces, last = [], 0
     for match in pattern.finditer(ascii_text):
         pieces.append(text[last:match.start()])
-        pieces.append(replace(match.group(0)))
+        pieces.append(replace(text[match.start():match.end()]))
         last = match.end()
     if not pieces:
         return text
