@@ -31,7 +31,6 @@ LENIENCY = Leniency.VALID
 MIN_PHONE_DIGITS = 7
 # A phone never has more digits than this (E.164 allows 15, plus an "00" prefix).
 _MAX_PHONE_DIGITS = 17
-_MAX_GROUPS_TRIED = 24
 
 _DROP_DIGITS = str.maketrans("", "", "0123456789")
 # Digit groups joined by characters people put inside phone numbers. This only proposes
@@ -117,6 +116,8 @@ def _without_extension(raw: str, extension: str | None) -> int:
 def is_date(text: str) -> bool:
     """Whether ``text`` is a calendar date written with its usual separators (or none)."""
     text = text.strip()
+    if not 6 <= digit_count(text) <= 8:
+        return False  # cheap: strptime is slow, and most candidates have more digits
     for fmt in _DATE_FORMATS:
         try:
             datetime.strptime(text, fmt)
@@ -132,14 +133,16 @@ def _has_space(separator: str) -> bool:
 
 def _runs_left(text: str, taken: list[PhoneMatch]) -> Iterator[PhoneMatch]:
     """Second pass: longest valid stretch of whole digit groups from each group start."""
-    masked = text
+    pieces, last = [], 0
     for match in taken:
-        masked = masked[:match.start] + " " * (match.end - match.start) + masked[match.end:]
+        pieces += [text[last:match.start], " " * (match.end - match.start)]
+        last = match.end
+    masked = "".join(pieces) + text[last:]
     for run in _RUN_RE.finditer(masked):
         if digit_count(run.group(0)) < MIN_PHONE_DIGITS:
             continue
         body = run.group(0)
-        groups = list(_GROUP_RE.finditer(body))[:_MAX_GROUPS_TRIED]
+        groups = list(_GROUP_RE.finditer(body))
         # A number starts and ends where whitespace separates it from its neighbours, never in
         # the middle of "12/01/2025" or "2024-03-15".
         opens = {0} | {i for i in range(1, len(groups))
@@ -148,7 +151,13 @@ def _runs_left(text: str, taken: list[PhoneMatch]) -> Iterator[PhoneMatch]:
         first = 0
         while first < len(groups):
             found = None
-            for last in range(len(groups) - 1, first - 1, -1):
+            # A number holds at most _MAX_PHONE_DIGITS digits: that bounds the stretches tried.
+            reach, digits = first, 0
+            while reach < len(groups) and digits + len(groups[reach].group(0)) <= \
+                    _MAX_PHONE_DIGITS:
+                digits += len(groups[reach].group(0))
+                reach += 1
+            for last in range(reach - 1, first - 1, -1):
                 if first not in opens or last not in closes:
                     continue
                 start = run.start() + groups[first].start()
