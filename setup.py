@@ -25,6 +25,9 @@ _REQUIRES = [
     "tzdata",
     "requests>=2.31,<3",
     "pyyaml>=6,<7",
+    # PII shield: libphonenumber finds phone numbers, python-stdnum checks card numbers.
+    "phonenumbers>=9.0,<10",
+    "python-stdnum>=2.0,<3",
 ]
 
 # Clients of the local stack and of the production services (issue 3 owns these pins).

@@ -23,7 +23,7 @@ from sensory.pipelines.routing import bootstrap_servers, dead_letter_topic, sour
 from sensory.settings import ConfigurationError, load_pii_key
 from sensory.transforms.context import AddContext, load_category_table
 from sensory.transforms.pii import ScrubDeadLetters, ShieldPII
-from sensory.transforms.validate import ValidateRecords
+from sensory.transforms.validate import DEFAULT_MAX_MESSAGE_BYTES, ValidateRecords
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -50,18 +50,22 @@ class ProcessRecords(beam.PTransform[PCollection, PCollection[dict]]):
         kind: ``"social"`` or ``"market"``.
         key_file: PII key file, or None for ``$SENSORY_PII_KEY``.
         categories: Category keyword table.
+        max_message_bytes: Largest message accepted (``--max_message_bytes``).
     """
 
-    def __init__(self, *, kind: str, key_file: Optional[str], categories: dict):
+    def __init__(self, *, kind: str, key_file: Optional[str], categories: dict,
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES):
         super().__init__()
         if kind not in RECORD_MODELS:
             raise ValueError(f"kind must be one of {sorted(RECORD_MODELS)}, got {kind!r}")
         self._kind = kind
         self._key_file = key_file
         self._categories = categories
+        self._max_message_bytes = max_message_bytes
 
     def expand(self, messages):  # -> (records, dead_letters)
-        valid, invalid = messages | "Validate" >> ValidateRecords(kind=self._kind)
+        valid, invalid = messages | "Validate" >> ValidateRecords(
+            kind=self._kind, max_message_bytes=self._max_message_bytes)
         shielded, shield_failed = valid | "ShieldPII" >> ShieldPII(key_file=self._key_file)
         records, context_failed = shielded | "AddContext" >> AddContext(
             categories=self._categories)
@@ -128,7 +132,8 @@ def build_pipeline(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: st
         messages = read_messages(pipeline, options, kind=kind, label=label)
     records, dead_letters = messages | f"Process{label}" >> ProcessRecords(
         kind=kind, key_file=options.pii_key_file,
-        categories=load_category_table(options.categories_file))
+        categories=load_category_table(options.categories_file),
+        max_message_bytes=options.max_message_bytes)
     streaming = options.view_as(StandardOptions).streaming
     records, enrich_dead = enrich(pipeline, records, options, label=label,
                                   streaming=streaming, weather=weather)

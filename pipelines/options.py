@@ -35,6 +35,9 @@ def _add_source_options(parser) -> None:
                        help="Bounded read: stop after this many records. Default: none.")
     group.add_argument("--max_read_time", type=float, default=None,
                        help="Bounded read: stop after this many seconds. Default: none.")
+    group.add_argument("--max_message_bytes", type=int, default=1 << 20,
+                       help="Larger messages become MessageTooLarge dead letters that keep only "
+                            "their size and SHA-256. Default: 1048576 (1 MiB).")
 
 
 def _add_enrichment_options(parser) -> None:
