@@ -134,3 +134,38 @@ def daraz(api_url: str, app_key: Optional[str], app_secret: Optional[str],
     _run("daraz", lambda client: contextlib.nullcontext(daraz_source.DarazSource(
         client, api_url=api_url, app_key=app_key, app_secret=secret, access_token=token,
         merchant_id=seller_id)), kwargs, classify=daraz_source.classify)
+
+
+@scrape.command()
+@_common
+@click.option("--graph_url", envvar="FACEBOOK_GRAPH_URL",
+              default="https://graph.facebook.com/v19.0", show_default=True,
+              help="Graph API root with version. $FACEBOOK_GRAPH_URL.")
+@click.option("--page_id", envvar="FACEBOOK_PAGE_ID", required=True, help="$FACEBOOK_PAGE_ID.")
+@click.option("--access_token", default=None, help="Default $FACEBOOK_ACCESS_TOKEN.")
+def facebook(graph_url: str, page_id: str, access_token: Optional[str], **kwargs):
+    """Facebook page posts (Graph API) onto source.social.facebook."""
+    from sensory.scrapers import facebook as fb  # pylint: disable=import-outside-toplevel
+    token = _secret(access_token, "FACEBOOK_ACCESS_TOKEN")
+    _run("facebook", lambda client: contextlib.nullcontext(fb.FacebookSource(
+        client, graph_url=graph_url, page_id=page_id, access_token=token)), kwargs,
+         classify=fb.classify)
+
+
+@scrape.command()
+@_common
+@click.option("--base_url", envvar="TIKTOK_BASE_URL", default="https://www.tiktok.com",
+              show_default=True, help="Site root (a fixture's URL in tests). $TIKTOK_BASE_URL.")
+@click.option("--target", "targets", multiple=True, required=True,
+              help="@user or #hashtag; repeat for several.")
+@click.option("--contexts", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="Browser contexts scraping targets in parallel.")
+@click.option("--scroll_budget", type=click.IntRange(0), default=20, show_default=True,
+              help="Most infinite-scroll loads per target (the page budget).")
+def tiktok(base_url: str, targets: tuple[str, ...], contexts: int, scroll_budget: int, **kwargs):
+    """TikTok profile / hashtag pages (Playwright + Debian's chromium) onto source.social.tiktok."""
+    from sensory.scrapers.tiktok import BrowserSettings, TikTokSource  # pylint: disable=import-outside-toplevel
+    settings = BrowserSettings(contexts=contexts, scroll_budget=scroll_budget,
+                               page_timeout_s=kwargs["timeout_s"])
+    _run("tiktok", lambda client: contextlib.nullcontext(TikTokSource(
+        client, base_url=base_url, targets=list(targets), settings=settings)), kwargs)

@@ -31,11 +31,14 @@ class Page:
         next_token: Token to fetch the page after this one; None when this was the last.
         unmappable: Items that were not records at all (not a JSON object); counted as
             failed, never produced.
+        skipped: Items the source saw but left out as already produced (older than the
+            cursor); counted as duplicates.
     """
 
     entries: list[Entry]
     next_token: Optional[str]
     unmappable: int = 0
+    skipped: int = 0
 
 
 @dataclass(frozen=True)

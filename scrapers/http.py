@@ -172,6 +172,15 @@ class PoliteClient:
             self._session.close()
             self._session = None
 
+    @property
+    def politeness(self) -> Politeness:
+        """The client's settings."""
+        return self._politeness
+
+    def acquire(self, url: str) -> float:
+        """Takes a token of ``url``'s host (blocks); returns the seconds waited."""
+        return self._limiter.bucket(url).acquire()
+
     def pause_host(self, url: str, seconds: float) -> None:
         """Holds every further request to ``url``'s host for ``seconds``."""
         self._limiter.bucket(url).pause_until(time.monotonic() + seconds)

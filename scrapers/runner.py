@@ -105,7 +105,7 @@ def run_once(source: Source, sender: KafkaBatchProducer, cursors: CursorStore, *
         raise ValueError(f"max_items must be >= 1, got {max_items}")
     began = time.monotonic()
     summary = Summary(source.name)
-    key = cursor_key(source.name, window.scope())
+    key = cursor_key(source.name, scope_of(source, window))
     state = cursors.load(key)
     watermark = parse_time(state.watermark)
     since = max(filter(None, (watermark, window.since)), default=None)
@@ -117,6 +117,8 @@ def run_once(source: Source, sender: KafkaBatchProducer, cursors: CursorStore, *
         summary.pages += 1
         metrics.inc(source.name, metrics.PAGES)
         summary.failed += page.unmappable
+        summary.fetched += page.skipped
+        summary.duplicates += page.skipped
         if page.unmappable:
             metrics.inc(source.name, metrics.ERRORS, page.unmappable)
         batch: list[tuple[str, dict]] = []
@@ -158,6 +160,12 @@ def run_once(source: Source, sender: KafkaBatchProducer, cursors: CursorStore, *
     metrics.inc(source.name, metrics.DUPLICATES, summary.duplicates)
     summary.elapsed_s = time.monotonic() - began
     return summary
+
+
+def scope_of(source: Source, window: Window) -> str:
+    """Cursor scope: the window's, plus the source's own (e.g. its target list) if it has one."""
+    extra = getattr(source, "scope_id", "")
+    return f"{window.scope()}:{extra}" if extra else window.scope()
 
 
 def _advance_high(state: CursorState, entry: Entry) -> None:

@@ -13,7 +13,7 @@ from sensory.scrapers.base import Source, Window
 from sensory.scrapers.cursor import CursorStore, cursor_key
 from sensory.scrapers.errors import ScrapeError, SourceAuthError
 from sensory.scrapers.http import Classifier, PoliteClient, Politeness, default_classify, new_breaker
-from sensory.scrapers.runner import KafkaBatchProducer, Summary, run_once
+from sensory.scrapers.runner import KafkaBatchProducer, Summary, run_once, scope_of
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def scrape(name: str, open_source: SourceFactory, settings: ScrapeSettings, *,
         topic = settings.topic or source.topic
         ensure_topics(settings.bootstrap_servers, {topic: TOPICS.get(topic, TopicSpec(4, 7))})
         if settings.reset_cursor:
-            cursors.reset(cursor_key(name, settings.window.scope()))
+            cursors.reset(cursor_key(name, scope_of(source, settings.window)))
         sender = KafkaBatchProducer(producer)
         while True:
             try:
