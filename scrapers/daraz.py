@@ -126,6 +126,7 @@ class DarazSource:
         self._key, self._secret, self._access = app_key, app_secret, access_token
         self._merchant = merchant_id
         self._limit = page_limit
+        self.scope_id = merchant_id  # one cursor per seller
 
     def signed_params(self, api_path: str, params: dict) -> dict:
         """``params`` with the system parameters and the signature added."""

@@ -110,6 +110,7 @@ class FacebookSource:
         self._page_id = page_id
         self._token = access_token
         self._limit = page_limit
+        self.scope_id = page_id  # one cursor per page
 
     def first_url(self, since: Optional[datetime], until: Optional[datetime]) -> str:
         """The first page's URL (newest posts) for a window."""

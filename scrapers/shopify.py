@@ -98,6 +98,7 @@ class ShopifySource:
         self._token = access_token
         self._merchant = merchant_id or requests.utils.urlparse(self._root).netloc
         self._limit = page_limit
+        self.scope_id = requests.utils.urlparse(self._root).netloc  # one cursor per shop
 
     def first_url(self, since: Optional[datetime], until: Optional[datetime]) -> str:
         """The first page's URL for a window."""
