@@ -135,5 +135,6 @@ class ShopifySource:
             used, capacity = (int(part) for part in (call_limit or "").split("/"))
         except ValueError:
             return
-        if used >= capacity - 1:
-            self._client.pause_host(url, (used - capacity + 2) / LEAK_PER_S)
+        # The next call overflows the bucket unless it has drained by one call first.
+        if used + 1 > capacity:
+            self._client.pause_host(url, (used + 1 - capacity) / LEAK_PER_S)
