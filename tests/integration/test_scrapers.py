@@ -258,3 +258,25 @@ def test_tiktok_honours_robots_txt(tiktok_site, kafka_bootstrap, redis_url):
     with pytest.raises(RobotsDisallowedError):
         scrape("tiktok", private, _settings(kafka_bootstrap, redis_url, _topic("tiktok-robots"),
                                             reset_cursor=True))
+
+
+def test_cli_every_runs_on_schedule_and_prints_a_summary_per_run(stack, kafka_bootstrap,
+                                                                 redis_url, monkeypatch):
+    from click.testing import CliRunner
+    from sensory.cli.main import main
+    server = DarazFixture(orders=30).start_in_thread()
+    monkeypatch.setenv("DARAZ_APP_SECRET", server.app_secret)
+    monkeypatch.setenv("DARAZ_ACCESS_TOKEN", server.access_token)
+    topic = _topic("daraz-cli")
+    try:
+        result = CliRunner().invoke(main, [
+            "scrape", "daraz", "--every", "1s", "--runs", "2", "--reset_cursor",
+            "--api_url", f"{server.base_url}/rest", "--app_key", server.app_key,
+            "--seller_id", "seller-cli", "--topic", topic, "--rate", "50",
+            "--bootstrap_servers", kafka_bootstrap, "--redis_url", redis_url])
+    finally:
+        server.stop()
+    assert result.exit_code == 0, result.output
+    lines = [l for l in result.output.splitlines() if l.startswith("scrape daraz:")]
+    assert len(lines) == 2 and "produced=0" in lines[1] and "(complete)" in lines[1]
+    assert server.app_secret not in result.output and server.access_token not in result.output
