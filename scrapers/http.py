@@ -207,10 +207,12 @@ class PoliteClient:
         try:
             return self.breaker.call(retrying, self._attempt, method, url, **kwargs)
         except pybreaker.CircuitBreakerError as err:
+            # pybreaker raises this instead of the failure that trips it: keep that one visible.
+            last = err.__cause__ or err.__context__
             raise ScrapeError(
                 f"{self.source}: circuit open after {self._politeness.breaker_fail_max} failed "
                 f"calls in a row; next trial in up to {self._politeness.breaker_reset_s:.0f} s"
-            ) from err
+                + (f" (last error: {last})" if last else "")) from err
 
     def get(self, url: str, **kwargs) -> requests.Response:
         """``request("GET", ...)``."""

@@ -224,3 +224,39 @@ def test_metrics_registry_counts_per_source_and_refuses_unknown_names():
     assert registry.snapshot() == {"shopify": {"requests": 3}}
     with pytest.raises(ValueError):
         registry.inc("shopify", "customer_phone")
+
+
+def test_circuit_opens_after_repeated_failures_and_stops_calling_the_source():
+    from sensory.scrapers.errors import ScrapeError
+    from sensory.scrapers.fixtures.shopify import ShopifyFixture
+    server = ShopifyFixture(orders=1).start_in_thread()
+    server.faults.error_next = 10
+    url = f"{server.base_url}/admin/api/2024-10/orders.json"
+    headers = {"X-Shopify-Access-Token": server.access_token}
+    try:
+        with PoliteClient("shopify", Politeness(rate_per_s=50, max_attempts=2,
+                                                backoff_initial_s=0.01, breaker_fail_max=2,
+                                                breaker_reset_s=60)) as client:
+            with pytest.raises(ScrapeError, match="HTTP 500"):
+                client.get(url, headers=headers)
+            with pytest.raises(ScrapeError, match=r"circuit open.*last error: HTTP 500"):
+                client.get(url, headers=headers)  # the failure that trips the breaker
+            with pytest.raises(ScrapeError, match="circuit open"):
+                client.get(url, headers=headers)
+        assert len(server.api_requests) == 4  # 2 calls x 2 attempts; none once open
+    finally:
+        server.stop()
+
+
+def test_user_agents_and_proxies_rotate(tmp_path):
+    from sensory.scrapers.http import read_proxies
+    proxies = tmp_path / "proxies.txt"
+    proxies.write_text("# pool\nhttp://10.0.0.1:3128\n\nhttp://10.0.0.2:3128\n")
+    pool = read_proxies(str(proxies))
+    client = PoliteClient("x", Politeness(proxies=pool))
+    assert [client.next_proxy() for _ in range(3)] == [pool[0], pool[1], pool[0]]
+    agents = {client.next_user_agent() for _ in range(10)}
+    assert len(agents) == len(Politeness().user_agents) > 1
+    (tmp_path / "bad.txt").write_text("not a url\n")
+    with pytest.raises(ValueError, match="not a proxy URL"):
+        read_proxies(str(tmp_path / "bad.txt"))
