@@ -138,14 +138,31 @@ def daraz(api_url: str, app_key: Optional[str], app_secret: Optional[str],
 
 @scrape.command()
 @_common
+@click.option("--mode", type=click.Choice(["api", "browser"]), default="api", show_default=True,
+              help="Graph API, or the public page rendered with Playwright (no API access).")
 @click.option("--graph_url", envvar="FACEBOOK_GRAPH_URL",
               default="https://graph.facebook.com/v19.0", show_default=True,
               help="Graph API root with version. $FACEBOOK_GRAPH_URL.")
 @click.option("--page_id", envvar="FACEBOOK_PAGE_ID", required=True, help="$FACEBOOK_PAGE_ID.")
-@click.option("--access_token", default=None, help="Default $FACEBOOK_ACCESS_TOKEN.")
-def facebook(graph_url: str, page_id: str, access_token: Optional[str], **kwargs):
-    """Facebook page posts (Graph API) onto source.social.facebook."""
+@click.option("--access_token", default=None, help="Default $FACEBOOK_ACCESS_TOKEN (api mode).")
+@click.option("--base_url", envvar="FACEBOOK_BASE_URL", default="https://www.facebook.com",
+              show_default=True, help="Site root (browser mode). $FACEBOOK_BASE_URL.")
+@click.option("--page_name", envvar="FACEBOOK_PAGE_NAME", default=None,
+              help="The page's web address name (browser mode). $FACEBOOK_PAGE_NAME.")
+@click.option("--scroll_budget", type=click.IntRange(0), default=20, show_default=True,
+              help="Most infinite-scroll loads (browser mode).")
+def facebook(mode: str, graph_url: str, page_id: str, access_token: Optional[str], base_url: str,
+             page_name: Optional[str], scroll_budget: int, **kwargs):
+    """Facebook page posts (Graph API, or --mode browser) onto source.social.facebook."""
     from sensory.scrapers import facebook as fb  # pylint: disable=import-outside-toplevel
+    if mode == "browser":
+        from sensory.scrapers.facebook_browser import FacebookPageSource  # pylint: disable=import-outside-toplevel
+        from sensory.scrapers.tiktok import BrowserSettings  # pylint: disable=import-outside-toplevel
+        settings = BrowserSettings(scroll_budget=scroll_budget, page_timeout_s=kwargs["timeout_s"])
+        _run("facebook", lambda client: contextlib.nullcontext(FacebookPageSource(
+            client, base_url=base_url, page_name=page_name, page_id=page_id,
+            settings=settings)), kwargs)
+        return
     token = _secret(access_token, "FACEBOOK_ACCESS_TOKEN")
     _run("facebook", lambda client: contextlib.nullcontext(fb.FacebookSource(
         client, graph_url=graph_url, page_id=page_id, access_token=token)), kwargs,

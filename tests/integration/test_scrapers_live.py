@@ -280,3 +280,30 @@ def test_cli_every_runs_on_schedule_and_prints_a_summary_per_run(stack, kafka_bo
     lines = [l for l in result.output.splitlines() if l.startswith("scrape daraz:")]
     assert len(lines) == 2 and "produced=0" in lines[1] and "(complete)" in lines[1]
     assert server.app_secret not in result.output and server.access_token not in result.output
+
+
+def test_facebook_browser_mode_reads_every_rendered_post_and_names_a_broken_selector(
+        stack, kafka_bootstrap, redis_url):
+    from sensory.scrapers.facebook_browser import ARTICLE, FacebookPageSource
+    server = GraphFixture(posts=45).start_in_thread()
+    server.faults.throttle_next = 1  # the first page load gets 429 + Retry-After: 1
+    topic = _topic("facebook-browser")
+
+    def source(client):
+        return contextlib.nullcontext(FacebookPageSource(
+            client, base_url=server.base_url, page_name=server.page_name,
+            page_id=server.page_id, settings=BrowserSettings(page_timeout_s=8,
+                                                             scroll_timeout_s=3)))
+    try:
+        (summary,) = scrape("facebook", source,
+                            _settings(kafka_bootstrap, redis_url, topic, reset_cursor=True))
+        ids = sorted(v["post_id"] for _, v in _read_all(kafka_bootstrap, topic))
+        assert ids == sorted(f"{server.page_id}_{100000 + i}" for i in range(45))
+        assert summary.complete and [s for *_, s in server.api_requests].count(429) == 1
+        server.faults.layout_changed = True
+        with pytest.raises(LayoutChangedError) as error:
+            scrape("facebook", source, _settings(kafka_bootstrap, redis_url, topic,
+                                                 reset_cursor=True))
+        assert ARTICLE in str(error.value)
+    finally:
+        server.stop()
