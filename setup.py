@@ -25,6 +25,8 @@ _REQUIRES = [
     "tzdata",
     "requests>=2.31,<3",
     "pyyaml>=6,<7",
+    # Metrics endpoint, Pushgateway snapshots and exporters (docs/observability.md).
+    "prometheus-client>=0.21,<1",
 ]
 
 # Clients of the local stack and of the production services (issue 3 owns these pins).

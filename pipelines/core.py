@@ -22,6 +22,7 @@ from sensory.pipelines.options import SINKS, SensoryOptions
 from sensory.pipelines.routing import bootstrap_servers, dead_letter_topic, source_topics
 from sensory.settings import ConfigurationError, load_pii_key
 from sensory.transforms.context import AddContext, load_category_table
+from sensory.transforms.observe import CountDeadLetterReasons, ObserveEndToEndLatency
 from sensory.transforms.pii import ScrubDeadLetters, ShieldPII
 from sensory.transforms.validate import ValidateRecords
 
@@ -133,6 +134,7 @@ def build_pipeline(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: st
     records, enrich_dead = enrich(pipeline, records, options, label=label,
                                   streaming=streaming, weather=weather)
     all_dead = [dead_letters, *enrich_dead]
+    _ = records | f"{label}EndToEndLatency" >> ObserveEndToEndLatency()
 
     if options.output_dir:
         _ = records | f"Write{label}Records" >> WriteJsonLines(
@@ -149,6 +151,7 @@ def build_pipeline(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: st
                 batch_size=options.weaviate_batch_size)
             all_dead.append(failed)
     dead = tuple(all_dead) | f"{label}AllDeadLetters" >> beam.Flatten()
+    _ = dead | f"{label}CountDeadLetters" >> CountDeadLetterReasons()
     if options.output_dir:
         _ = dead | f"Write{label}DeadLetters" >> WriteJsonLines(
             output_dir=options.output_dir, name=DEAD_LETTERS_FILE)
