@@ -131,10 +131,11 @@ def build_pipeline(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: st
         kind=kind, key_file=options.pii_key_file,
         categories=load_category_table(options.categories_file))
     streaming = options.view_as(StandardOptions).streaming
+    # Before enrich: RunInference's batching re-timestamps what it emits at bundle end.
+    _ = records | f"{label}EndToEndLatency" >> ObserveEndToEndLatency()
     records, enrich_dead = enrich(pipeline, records, options, label=label,
                                   streaming=streaming, weather=weather)
     all_dead = [dead_letters, *enrich_dead]
-    _ = records | f"{label}EndToEndLatency" >> ObserveEndToEndLatency()
 
     if options.output_dir:
         _ = records | f"Write{label}Records" >> WriteJsonLines(

@@ -144,6 +144,8 @@ class SourceMetrics:
         """Counts one request; ``outcome`` is one of :data:`OUTCOMES`."""
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
+        for known in OUTCOMES:  # every outcome exists from the first request, 0 until it occurs
+            self._requests.labels(safe_label(source), known)
         self._requests.labels(safe_label(source), outcome).inc()
         if outcome == OUTCOME_OK:
             self._last_success.labels(safe_label(source)).set(time.time())

@@ -71,9 +71,10 @@ class ObserveEndToEndLatency(beam.PTransform[PCollection[dict], PCollection[None
     """Distribution ``sensory.end_to_end/latency_ms``: source timestamp to this point.
 
     Records read from Kafka carry the message's timestamp as their element timestamp, so the
-    latency is from the producer (or broker) to the moment a record is ready for the sinks; the
-    sinks' own flush latency (``flush_latency_ms``) comes on top. Records without a usable
-    timestamp (file mode) count as ``untimed``.
+    latency is from the producer (or broker) to the moment the record passes this tap. Apply it
+    before any batching step (``BatchElements`` in RunInference emits at bundle end with the
+    end-of-window timestamp). Records without a usable timestamp (file mode, or after such a
+    step) count as ``untimed``.
     """
 
     def expand(self, records):
