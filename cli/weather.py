@@ -72,6 +72,7 @@ def fetch(bootstrap_servers: str, base_url: str, redis_url: str, min_interval_s:
     producer = Producer(producer_config(bootstrap_servers))
     published, failed = 0, []
     metrics = WeatherFetchMetrics()
+    metrics.declare(WEATHER_SOURCE)
     with OpenWeatherClient(base_url=base_url, api_key=api_key) as client:
         cache = CachedWeather(client, cache_client)
         for city in CITIES:

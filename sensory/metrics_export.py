@@ -140,12 +140,17 @@ class SourceMetrics:
                                    "When a request to the source last succeeded.", ["source"],
                                    registry=registry)
 
+    def declare(self, source: str) -> None:
+        """Creates ``source``'s series at 0, so a run that made no request still reports."""
+        for outcome in OUTCOMES:
+            self._requests.labels(safe_label(source), outcome)
+        self._items.labels(safe_label(source))
+
     def request(self, source: str, outcome: str) -> None:
         """Counts one request; ``outcome`` is one of :data:`OUTCOMES`."""
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
-        for known in OUTCOMES:  # every outcome exists from the first request, 0 until it occurs
-            self._requests.labels(safe_label(source), known)
+        self.declare(source)  # every outcome exists from the first request, 0 until it occurs
         self._requests.labels(safe_label(source), outcome).inc()
         if outcome == OUTCOME_OK:
             self._last_success.labels(safe_label(source)).set(time.time())
