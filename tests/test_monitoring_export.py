@@ -93,3 +93,16 @@ def test_source_metrics_serve_and_snapshot(tmp_path):
     written = write_snapshot(registry, str(tmp_path / "s.prom"))
     assert _value(_samples(written.read_text()), "sensory_source_requests_total",
                   source="tiktok", outcome="ok") == 1
+
+
+def test_prometheus_config_scrapes_every_source_on_this_checkouts_ports(monkeypatch):
+    from sensory.stack import config
+    from sensory.stack.prometheus import scrape_config
+    monkeypatch.setattr(config, "FLINK_TM_METRICS_PORT", 25999)
+    settings = scrape_config()
+    jobs = {job["job_name"]: job for job in settings["scrape_configs"]}
+    assert set(jobs) == {"prometheus", "pushgateway", "kafka-lag", "sensory-pipelines",
+                         "sensory-scrapers", "flink-jobmanager", "flink-taskmanager"}
+    assert jobs["flink-taskmanager"]["static_configs"][0]["targets"] == ["127.0.0.1:25999"]
+    assert jobs["pushgateway"]["honor_labels"] is True
+    assert settings["rule_files"][0].endswith("monitoring/alerts.yml")
