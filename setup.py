@@ -28,6 +28,8 @@ _REQUIRES = [
     # PII shield: libphonenumber finds phone numbers, python-stdnum checks card numbers.
     "phonenumbers>=9.0,<10",
     "python-stdnum>=2.0,<3",
+    # Metrics endpoint, Pushgateway snapshots and exporters (docs/observability.md).
+    "prometheus-client>=0.21,<1",
 ]
 
 # Clients of the local stack and of the production services (issue 3 owns these pins).

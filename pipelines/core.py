@@ -22,6 +22,7 @@ from sensory.pipelines.options import SINKS, SensoryOptions
 from sensory.pipelines.routing import bootstrap_servers, dead_letter_topic, source_topics
 from sensory.settings import ConfigurationError, load_pii_key
 from sensory.transforms.context import AddContext, load_category_table
+from sensory.transforms.observe import CountDeadLetterReasons, ObserveEndToEndLatency
 from sensory.transforms.pii import ScrubDeadLetters, ShieldPII
 from sensory.transforms.validate import DEFAULT_MAX_MESSAGE_BYTES, ValidateRecords
 
@@ -135,6 +136,8 @@ def build_pipeline(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: st
         categories=load_category_table(options.categories_file),
         max_message_bytes=options.max_message_bytes)
     streaming = options.view_as(StandardOptions).streaming
+    # Before enrich: RunInference's batching re-timestamps what it emits at bundle end.
+    _ = records | f"{label}EndToEndLatency" >> ObserveEndToEndLatency()
     records, enrich_dead = enrich(pipeline, records, options, label=label,
                                   streaming=streaming, weather=weather)
     all_dead = [dead_letters, *enrich_dead]
@@ -154,6 +157,7 @@ def build_pipeline(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: st
                 batch_size=options.weaviate_batch_size)
             all_dead.append(failed)
     dead = tuple(all_dead) | f"{label}AllDeadLetters" >> beam.Flatten()
+    _ = dead | f"{label}CountDeadLetters" >> CountDeadLetterReasons()
     if options.output_dir:
         _ = dead | f"Write{label}DeadLetters" >> WriteJsonLines(
             output_dir=options.output_dir, name=DEAD_LETTERS_FILE)

@@ -85,6 +85,19 @@ def _add_sink_options(parser) -> None:
                        help="Objects per Weaviate import request. Default: 200.")
 
 
+def _add_metrics_options(parser) -> None:
+    group = parser.add_argument_group("sensory: metrics (docs/observability.md)")
+    group.add_argument("--metrics_port", type=int, default=None,
+                       help="Serve Prometheus /metrics on 127.0.0.1:PORT while the run lasts; 0 "
+                            "for none. Default: $SENSORY_PIPELINE_METRICS_PORT, else 9464.")
+    group.add_argument("--metrics_pushgateway", default=None,
+                       help="Pushgateway that keeps the run's final metrics; empty for none. "
+                            "Default: http://127.0.0.1:$SENSORY_PUSHGATEWAY_PORT (9091).")
+    group.add_argument("--metrics_snapshot", default=None,
+                       help="Also write the final metrics to this text file (for sensory "
+                            "report). Default: none.")
+
+
 class SensoryOptions(PipelineOptions):
     """Options of ``sensory.pipelines.social`` and ``sensory.pipelines.market``."""
 
@@ -99,6 +112,7 @@ class SensoryOptions(PipelineOptions):
             help="File holding the HMAC key for PII hashing. Default: none, which reads "
                  "$SENSORY_PII_KEY_FILE, then $SENSORY_PII_KEY; with neither the pipeline "
                  "refuses to start.")
+        _add_metrics_options(parser)
         group.add_argument(
             "--skip_preflight", action="store_true", default=False,
             help="Do not check input files, Kafka, Redis and the sinks before the run. "

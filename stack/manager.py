@@ -5,8 +5,10 @@ import time
 from typing import Callable, Iterable, Optional
 
 from sensory.stack import config
+from sensory.stack.exporters import KafkaLagExporterService, PushgatewayService
 from sensory.stack.kafka import KafkaService
 from sensory.stack.process import StackError
+from sensory.stack.prometheus import PrometheusService
 from sensory.stack.redis_server import RedisService
 from sensory.stack.service import Service, ServiceStatus
 from sensory.stack.snowflake import SnowflakeService
@@ -16,7 +18,8 @@ from sensory.stack.weaviate import WeaviateService
 _LOGGER = logging.getLogger(__name__)
 
 SERVICE_CLASSES = (KafkaService, RedisService, WeaviateService, SnowflakeService,
-                   WeatherEmulatorService)
+                   WeatherEmulatorService, PushgatewayService, KafkaLagExporterService,
+                   PrometheusService)
 SERVICE_NAMES = tuple(cls.name for cls in SERVICE_CLASSES)
 
 
