@@ -74,3 +74,34 @@ class ReadFromKafka262(ExternalTransform):
                 redistribute=False, redistribute_num_keys=np.int32(0),
                 allow_duplicates=False)),
             expansion_service)
+
+
+def planned_record_count(bootstrap_servers: str, group: str, topics: typing.Sequence[str]) -> int:
+    """Records between the group's committed offsets (else the earliest) and the end offsets.
+
+    Exact for topics written without transactions (Sensory's producers are idempotent, not
+    transactional): every offset in the range then holds one record.
+
+    Raises:
+        ValueError: A topic does not exist.
+    """
+    from confluent_kafka import OFFSET_INVALID, Consumer, TopicPartition  # pylint: disable=import-outside-toplevel
+    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": group,
+                         "enable.auto.commit": False, "log_level": 3})
+    try:
+        metadata = consumer.list_topics(timeout=30)
+        partitions = []
+        for topic in topics:
+            if topic not in metadata.topics or metadata.topics[topic].error is not None:
+                raise ValueError(f"Kafka topic {topic!r} does not exist on {bootstrap_servers}")
+            partitions += [TopicPartition(topic, p) for p in metadata.topics[topic].partitions]
+        total = 0
+        for tp in consumer.committed(partitions, timeout=30):
+            low, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition),
+                                                       timeout=30)
+            start = tp.offset if tp.offset not in (OFFSET_INVALID, None) and tp.offset >= 0 \
+                else low
+            total += max(0, high - max(start, low))
+        return total
+    finally:
+        consumer.close()

@@ -60,6 +60,10 @@ taskmanager.numberOfTaskSlots: 2
 taskmanager.memory.process.size: 2048m
 taskmanager.memory.jvm-metaspace.size: 1024m
 taskmanager.memory.managed.fraction: 0.05
+# Batch jobs shuffle through sort-merge partitions that want 512 buffers each by default.
+taskmanager.memory.network.min: 160m
+taskmanager.memory.network.max: 160m
+taskmanager.network.sort-shuffle.min-buffers: 64
 parallelism.default: 1
 io.tmp.dirs: {home}/tmp
 web.upload.dir: {home}/web
