@@ -76,7 +76,7 @@ heartbeat.interval: 2000
 heartbeat.timeout: 10000
 restart-strategy.type: fixed-delay
 restart-strategy.fixed-delay.attempts: 30
-restart-strategy.fixed-delay.delay: 3 s
+restart-strategy.fixed-delay.delay: 5 s
 # Unreferenced job jars leave the TaskManager's blob cache after 60 s (default: 1 h).
 blob.service.cleanup.interval: 60
 classloader.check-leaked-classloader: false
