@@ -12,7 +12,7 @@ from apache_beam import PCollection
 from apache_beam.options.pipeline_options import StandardOptions
 
 from sensory.io.files import ReadJsonLines, WriteJsonLines
-from sensory.io.kafka import ReadFromKafka, WriteToKafka
+from sensory.io.kafka import ReadFromKafka, WriteToKafka, resolve_impl
 from sensory.io.snowflake import WriteToSnowflake
 from sensory.io.weather import local_base_url, resolve_api_key
 from sensory.io.weaviate import WriteToWeaviate
@@ -103,9 +103,11 @@ def read_messages(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: str
     return pipeline | f"Read{label}Kafka" >> ReadFromKafka(
         bootstrap_servers=bootstrap_servers(options),
         topics=source_topics(kind, options.topics),
-        consumer_group=options.consumer_group or f"sensory-{kind}", impl=options.kafka_impl,
+        consumer_group=options.consumer_group or f"sensory-{kind}",
+        impl=resolve_impl(options.kafka_impl, options.view_as(StandardOptions).runner),
         read_until_end=options.read_until_end, max_num_records=options.max_num_records,
-        max_read_time_s=options.max_read_time, expansion_jar=options.kafka_expansion_jar)
+        max_read_time_s=options.max_read_time, expansion_jar=options.kafka_expansion_jar,
+        expansion_service=options.kafka_expansion_service)
 
 
 def build_pipeline(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: str,

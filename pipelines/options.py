@@ -24,8 +24,12 @@ def _add_source_options(parser) -> None:
     group.add_argument("--consumer_group", default=None,
                        help="Kafka consumer group. Default: sensory-<kind>.")
     group.add_argument("--kafka_impl", choices=("auto", "python", "java"), default="auto",
-                       help="Kafka reader implementation. Default: auto (python; java needs "
-                            "Beam's expansion-service jar).")
+                       help="Kafka reader implementation. Default: auto (java = Beam's "
+                            "KafkaIO on FlinkRunner/PortableRunner, python elsewhere).")
+    group.add_argument("--kafka_expansion_service", default=None,
+                       help="HOST:PORT of the Java expansion service for --kafka_impl=java. "
+                            "Default: none (runner_configs/flink_cluster.yaml sets the stack's, "
+                            "127.0.0.1:$SENSORY_EXPANSION_PORT).")
     group.add_argument("--kafka_expansion_jar", default=None,
                        help="Beam's io expansion-service jar for --kafka_impl=java. "
                             "Default: none.")
@@ -125,3 +129,18 @@ class SensoryOptions(PipelineOptions):
             "--categories_file", default=None,
             help="JSON table of product category -> keywords. Default: the bundled "
                  "transforms/data/categories.json.")
+
+
+class FlinkCheckpointOptions(PipelineOptions):
+    """Flink runner options the Java side reads, declared so the portable runners pass them on
+    (options no Python class declares are dropped at submission)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group("flink: checkpointing")
+        group.add_argument("--checkpointing_interval", type=int, default=None,
+                           help="Milliseconds between Flink checkpoints. Default: none (off); "
+                                "runner_configs/flink_cluster.yaml sets 10000.")
+        group.add_argument("--checkpointing_mode", choices=("EXACTLY_ONCE", "AT_LEAST_ONCE"),
+                           default=None, help="Flink checkpointing mode. Default: none "
+                                              "(Flink's EXACTLY_ONCE).")
