@@ -118,7 +118,7 @@ def raw_encode_rate(model, texts: list[str]) -> float:
 
 
 def run_pipeline(python: str, topic: str, mode: str, extra: list[str]) -> tuple[float, str]:
-    """Runs the social pipeline bounded on ``topic``; returns (wall seconds, its summary)."""
+    """Runs the social pipeline bounded on ``topic``; returns (wall seconds, its output)."""
     argv = [python, "-m", "sensory.pipelines.social", f"--topics={topic}",
             f"--consumer_group=e2e-{uuid.uuid4().hex[:8]}", "--read_until_end",
             *MODES[mode], *extra]
@@ -128,12 +128,20 @@ def run_pipeline(python: str, topic: str, mode: str, extra: list[str]) -> tuple[
     if done.returncode != 0:
         sys.stderr.write(done.stderr[-4000:])
         raise RuntimeError(f"pipeline failed ({done.returncode}): {' '.join(argv)}")
-    return wall, done.stdout
+    return wall, done.stdout + done.stderr
 
 
-def sink_ok(summary: str) -> int:
-    match = re.search(r"snowflake_sink\s+received=\d+ ok=(\d+)", summary)
+def sink_ok(output: str) -> int:
+    match = re.search(r"snowflake_sink\s+received=\d+ ok=(\d+)", output)
     return int(match.group(1)) if match else -1
+
+
+def cache_counts(output: str) -> dict[str, int]:
+    """The run's ``sensory.embedding_cache`` counters (summed over steps), from its log."""
+    counts: dict[str, int] = {}
+    for name, value in re.findall(r"metric sensory\.embedding_cache/(\w+) = (\d+)", output):
+        counts[name] = counts.get(name, 0) + int(value)
+    return counts
 
 
 def uptime() -> str:
@@ -172,6 +180,8 @@ def main() -> None:
     parser.add_argument("--baseline", default=None, help="python of another checkout")
     parser.add_argument("--pipeline_args", default="", help="extra args for this checkout")
     parser.add_argument("--baseline_args", default="", help="extra args for the baseline")
+    parser.add_argument("--also_nocache", action="store_true",
+                        help="also run this checkout with --no_embedding_cache")
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     os.environ.setdefault("SENSORY_PII_KEY", secrets.token_hex(32))
@@ -179,6 +189,9 @@ def main() -> None:
     ensure_topics(bootstrap, TOPICS)
     run_salt = uuid.uuid4().hex[:6]
     variants = [("this", sys.executable, args.pipeline_args.split())]
+    if args.also_nocache:
+        variants.append(("nocache", sys.executable,
+                         args.pipeline_args.split() + ["--no_embedding_cache"]))
     if args.baseline:
         variants.append(("baseline", args.baseline, args.baseline_args.split()))
     print(f"load before: {uptime()}")
@@ -204,11 +217,19 @@ def main() -> None:
                     topic = f"bench-e2e-{salt}"
                     ensure_topics(bootstrap, {topic: TopicSpec(PARTITIONS, 1)})
                     produce(bootstrap, topic, lines)
-                    wall, summary = run_pipeline(python, topic, mode, extra)
-                    written = sink_ok(summary)
+                    wall, output = run_pipeline(python, topic, mode, extra)
+                    written = sink_ok(output)
+                    cache = cache_counts(output)
+                    if cache:
+                        served = cache.get("hits", 0) + cache.get("batch_duplicates", 0)
+                        looked = served + cache.get("misses", 0)
+                        cache_note = (f", cache hit rate {served / max(looked, 1):.3f} "
+                                      f"({cache})")
+                    else:
+                        cache_note = ""
                     results.setdefault((mode, name), {}).setdefault(size, []).append(wall)
                     print(f"{mode:10s} {name:8s} n={size:6d} wall {wall:6.2f} s, "
-                          f"snowflake ok={written}  | {uptime()}", flush=True)
+                          f"snowflake ok={written}{cache_note}  | {uptime()}", flush=True)
         if mode == "embeddings":
             encode_rates.append(raw_encode_rate(model, texts))
             distinct = len(set(texts))
