@@ -88,6 +88,9 @@ def _add_sink_options(parser) -> None:
                        help="Longest a record waits for its Snowflake load. Default: 60.")
     group.add_argument("--weaviate_batch_size", type=int, default=200,
                        help="Objects per Weaviate import request. Default: 200.")
+    group.add_argument("--weaviate_max_buffering_s", type=float, default=1.0,
+                       help="Longest a record waits for its Weaviate import (a timer flushes "
+                            "even when no further record arrives). Default: 1.")
 
 
 class SensoryOptions(PipelineOptions):
