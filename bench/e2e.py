@@ -137,11 +137,10 @@ def sink_ok(output: str) -> int:
 
 
 def cache_counts(output: str) -> dict[str, int]:
-    """The run's ``sensory.embedding_cache`` counters (summed over steps), from its log."""
-    counts: dict[str, int] = {}
-    for name, value in re.findall(r"metric sensory\.embedding_cache/(\w+) = (\d+)", output):
-        counts[name] = counts.get(name, 0) + int(value)
-    return counts
+    """The run's ``sensory.embedding_cache`` counters, from its summary."""
+    match = re.search(r"embedding_cache\s+(.*)", output)
+    return {name: int(value) for name, value in re.findall(r"(\w+)=(\d+)", match.group(1))} \
+        if match else {}
 
 
 def uptime() -> str:
