@@ -156,7 +156,8 @@ def build_pipeline(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: st
             all_dead.append(failed)
         if "weaviate" in sinks and not options.no_embeddings:
             _, failed = records | f"{label}ToWeaviate" >> WriteToWeaviate(
-                batch_size=options.weaviate_batch_size)
+                batch_size=options.weaviate_batch_size,
+                max_buffering_s=options.weaviate_max_buffering_s)
             all_dead.append(failed)
     dead = tuple(all_dead) | f"{label}AllDeadLetters" >> beam.Flatten()
     _ = dead | f"{label}CountDeadLetters" >> CountDeadLetterReasons()

@@ -128,7 +128,8 @@ def format_counters(kind: str, counters: dict[str, int]) -> str:
     lines = [f"{kind}:"]
     for stage in stages:
         parts = [f"{metric}={counters[f'{stage}/{metric}']}"
-                 for metric in ("received", "ok", "dead_lettered")
+                 for metric in ("received", "ok", "dead_lettered", "hits", "batch_duplicates",
+                                "misses")
                  if f"{stage}/{metric}" in counters]
         if parts:
             lines.append(f"  {stage.removeprefix('sensory.'):22s} {' '.join(parts)}")

@@ -53,7 +53,8 @@ def _add_enrichment_options(parser) -> None:
                             "(http://127.0.0.1:$SENSORY_WEATHER_PORT/data/2.5); the real API is "
                             "https://api.openweathermap.org/data/2.5 with $OPENWEATHER_API_KEY.")
     group.add_argument("--redis_url", default=None,
-                       help="Redis for the weather cache. Default: the local stack's, "
+                       help="Redis for the weather and embedding caches (empty: no caches). "
+                            "Default: the local stack's, "
                             "redis://127.0.0.1:$SENSORY_REDIS_PORT/0 (6379).")
     group.add_argument("--weather_refresh_s", type=float, default=1800.0,
                        help="Streaming runs refresh weather this often. Default: 1800.")
@@ -70,6 +71,13 @@ def _add_enrichment_options(parser) -> None:
     group.add_argument("--embedding_max_batch_size", type=int, default=256,
                        help="Largest RunInference batch (encoded in sub-batches of 64, sorted "
                             "by length). Default: 256.")
+    group.add_argument("--no_embedding_cache", action="store_true", default=False,
+                       help="Embed every record instead of each distinct text once (the cache "
+                            "lives in the Redis of --redis_url). Default: off (cache on).")
+    group.add_argument("--embedding_cache_ttl_s", type=int, default=7 * 24 * 3600,
+                       help="Seconds a cached embedding lives. Default: 604800 (7 days).")
+    group.add_argument("--embedding_cache_batch_size", type=int, default=1000,
+                       help="Texts per cache lookup (one MGET). Default: 1000.")
 
 
 def _add_sink_options(parser) -> None:
@@ -87,6 +95,9 @@ def _add_sink_options(parser) -> None:
                        help="Longest a record waits for its Snowflake load. Default: 60.")
     group.add_argument("--weaviate_batch_size", type=int, default=200,
                        help="Objects per Weaviate import request. Default: 200.")
+    group.add_argument("--weaviate_max_buffering_s", type=float, default=1.0,
+                       help="Longest a record waits for its Weaviate import (a timer flushes "
+                            "even when no further record arrives). Default: 1.")
 
 
 def _add_metrics_options(parser) -> None:
