@@ -16,7 +16,7 @@ from sensory.scrapers.cursor import CursorStore, cursor_key
 from sensory.scrapers.errors import LayoutChangedError, RobotsDisallowedError
 from sensory.scrapers.fixtures.daraz import DarazFixture, daraz_items
 from sensory.scrapers.fixtures.graph import GraphFixture
-from sensory.scrapers.fixtures.shopify import ShopifyFixture, shopify_order
+from sensory.scrapers.fixtures.shopify import ShopifyFixture
 from sensory.scrapers.fixtures.tiktok import TikTokFixture, tiktok_item
 from sensory.scrapers.http import Politeness
 from sensory.scrapers.service import ScrapeSettings, scrape
