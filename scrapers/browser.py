@@ -53,6 +53,9 @@ def ensure_chromium() -> str:
     Raises:
         RuntimeError: No Chromium and it could not be installed (not root, no apt-get).
     """
+    configured = os.environ.get("SENSORY_CHROMIUM")
+    if configured and not os.access(configured, os.X_OK):
+        raise RuntimeError(f"SENSORY_CHROMIUM={configured} is not an executable Chromium")
     found = find_chromium()
     if found:
         return found

@@ -111,7 +111,7 @@ class TikTokSource:
             self._client.check_robots(url)
         results: "queue.Queue" = queue.Queue()
         stop = threading.Event()
-        worker = threading.Thread(target=lambda: asyncio.run(self._scrape(urls, results, stop)),
+        worker = threading.Thread(target=self._run_browser, args=(urls, results, stop),
                                   name="tiktok-browser", daemon=True)
         worker.start()
         pending: dict[int, object] = {}
@@ -119,6 +119,8 @@ class TikTokSource:
             for position in range(len(urls)):
                 while position not in pending:
                     index, outcome = results.get()
+                    if index is None:  # the browser itself failed (launch, crash)
+                        raise outcome
                     pending[index] = outcome
                 outcome = pending.pop(position)
                 if isinstance(outcome, Exception):
@@ -137,6 +139,13 @@ class TikTokSource:
         finally:
             stop.set()
             worker.join(timeout=60)
+
+    def _run_browser(self, urls: list[str], results: "queue.Queue",
+                     stop: threading.Event) -> None:
+        try:
+            asyncio.run(self._scrape(urls, results, stop))
+        except Exception as err:  # pylint: disable=broad-except
+            results.put((None, err))  # the consumer must not wait forever
 
     async def _scrape(self, urls: list[str], results: "queue.Queue",
                       stop: threading.Event) -> None:
