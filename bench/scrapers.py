@@ -9,7 +9,6 @@ Records go to an in-memory sender and cursor (Kafka and Redis are not part of wh
 Usage: ``python bench/scrapers.py [--orders 1500] [--targets 8]``
 """
 import argparse
-import contextlib
 import os
 import time
 

@@ -1,6 +1,5 @@
 """``sensory scrape shopify|daraz|facebook|tiktok``: sources onto their source topics."""
 import contextlib
-import functools
 import os
 from datetime import datetime
 from typing import Callable, Optional

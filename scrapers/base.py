@@ -1,5 +1,5 @@
 """What every source yields to the runner: pages of entries, each with its records."""
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterator, Optional, Protocol
 

@@ -7,12 +7,32 @@ import logging
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass
 from typing import Optional
 
 _LOGGER = logging.getLogger(__name__)
 
 CANDIDATES = ("chromium", "chromium-browser")
 LAUNCH_ARGS = ("--no-sandbox", "--disable-dev-shm-usage")  # root in containers has no sandbox
+
+
+@dataclass(frozen=True)
+class BrowserSettings:
+    """How the page scraper drives Chromium.
+
+    Attributes:
+        contexts: Browser contexts (parallel targets).
+        scroll_budget: Most scroll loads per target (the page budget).
+        page_timeout_s: Timeout of navigation and of waiting for the tiles.
+        scroll_timeout_s: How long a scroll may take to load the next batch.
+        headless: Run without a window.
+    """
+
+    contexts: int = 1
+    scroll_budget: int = 20
+    page_timeout_s: float = 30.0
+    scroll_timeout_s: float = 5.0
+    headless: bool = True
 
 
 def find_chromium() -> Optional[str]:
@@ -33,6 +53,9 @@ def ensure_chromium() -> str:
     Raises:
         RuntimeError: No Chromium and it could not be installed (not root, no apt-get).
     """
+    configured = os.environ.get("SENSORY_CHROMIUM")
+    if configured and not os.access(configured, os.X_OK):
+        raise RuntimeError(f"SENSORY_CHROMIUM={configured} is not an executable Chromium")
     found = find_chromium()
     if found:
         return found

@@ -13,11 +13,11 @@ from datetime import datetime, timezone
 from typing import Iterator, Optional
 
 from sensory.scrapers import browser, metrics
+from sensory.scrapers.browser import BrowserSettings
 from sensory.scrapers.base import Entry, Page, to_utc
 from sensory.scrapers.errors import LayoutChangedError, RetryableError, ThrottledError
 from sensory.scrapers.facebook import NAME, TOPIC
 from sensory.scrapers.http import PoliteClient, retry_after_seconds
-from sensory.scrapers.tiktok import BrowserSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -147,10 +147,10 @@ class FacebookPageSource:
     def _load(self, page, timeout_ms: float) -> None:
         """Navigates with the client's retry policy (429 with Retry-After, 5xx)."""
         from tenacity import Retrying, retry_if_exception_type, stop_after_attempt  # pylint: disable=import-outside-toplevel
-        from sensory.scrapers.http import _Wait  # pylint: disable=import-outside-toplevel
+        from sensory.scrapers.http import RetryAfterWait  # pylint: disable=import-outside-toplevel
         politeness = self._client.politeness
         for attempt in Retrying(stop=stop_after_attempt(politeness.max_attempts), reraise=True,
-                                wait=_Wait(politeness.backoff_initial_s, politeness.backoff_max_s),
+                                wait=RetryAfterWait(politeness.backoff_initial_s, politeness.backoff_max_s),
                                 retry=retry_if_exception_type(RetryableError),
                                 before_sleep=lambda _s: metrics.inc(NAME, metrics.RETRIES)):
             with attempt:

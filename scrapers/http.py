@@ -127,7 +127,7 @@ def default_classify(response: requests.Response) -> Optional[Exception]:
     return None
 
 
-class _Wait:
+class RetryAfterWait:
     """tenacity wait: the server's ``Retry-After`` when given, else exponential + jitter."""
 
     def __init__(self, initial: float, maximum: float):
@@ -201,7 +201,7 @@ class PoliteClient:
         """
         retrying = Retrying(
             stop=stop_after_attempt(self._politeness.max_attempts),
-            wait=_Wait(self._politeness.backoff_initial_s, self._politeness.backoff_max_s),
+            wait=RetryAfterWait(self._politeness.backoff_initial_s, self._politeness.backoff_max_s),
             retry=retry_if_exception_type(RetryableError),
             before_sleep=self._before_retry, reraise=True)
         try:

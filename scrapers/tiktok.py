@@ -14,13 +14,12 @@ import json
 import logging
 import queue
 import threading
-import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterator, Optional, Sequence
 from urllib.parse import quote
 
 from sensory.scrapers import browser, metrics
+from sensory.scrapers.browser import BrowserSettings
 from sensory.scrapers.base import Entry, Page, to_utc
 from sensory.scrapers.errors import LayoutChangedError, RetryableError, ThrottledError
 from sensory.scrapers.http import PoliteClient, retry_after_seconds
@@ -36,25 +35,6 @@ ITEM_SELECTOR = '[data-e2e="user-post-item"]'
 DATA_SELECTOR = "script#__UNIVERSAL_DATA_FOR_REHYDRATION__"
 DATA_PATH = ("__DEFAULT_SCOPE__", "webapp.video-list", "itemList")
 ITEM_API = "/api/post/item_list/"
-
-
-@dataclass(frozen=True)
-class BrowserSettings:
-    """How the page scraper drives Chromium.
-
-    Attributes:
-        contexts: Browser contexts (parallel targets).
-        scroll_budget: Most scroll loads per target (the page budget).
-        page_timeout_s: Timeout of navigation and of waiting for the tiles.
-        scroll_timeout_s: How long a scroll may take to load the next batch.
-        headless: Run without a window.
-    """
-
-    contexts: int = 1
-    scroll_budget: int = 20
-    page_timeout_s: float = 30.0
-    scroll_timeout_s: float = 5.0
-    headless: bool = True
 
 
 def target_url(base_url: str, target: str) -> str:
@@ -131,7 +111,7 @@ class TikTokSource:
             self._client.check_robots(url)
         results: "queue.Queue" = queue.Queue()
         stop = threading.Event()
-        worker = threading.Thread(target=lambda: asyncio.run(self._scrape(urls, results, stop)),
+        worker = threading.Thread(target=self._run_browser, args=(urls, results, stop),
                                   name="tiktok-browser", daemon=True)
         worker.start()
         pending: dict[int, object] = {}
@@ -139,6 +119,8 @@ class TikTokSource:
             for position in range(len(urls)):
                 while position not in pending:
                     index, outcome = results.get()
+                    if index is None:  # the browser itself failed (launch, crash)
+                        raise outcome
                     pending[index] = outcome
                 outcome = pending.pop(position)
                 if isinstance(outcome, Exception):
@@ -157,6 +139,13 @@ class TikTokSource:
         finally:
             stop.set()
             worker.join(timeout=60)
+
+    def _run_browser(self, urls: list[str], results: "queue.Queue",
+                     stop: threading.Event) -> None:
+        try:
+            asyncio.run(self._scrape(urls, results, stop))
+        except Exception as err:  # pylint: disable=broad-except
+            results.put((None, err))  # the consumer must not wait forever
 
     async def _scrape(self, urls: list[str], results: "queue.Queue",
                       stop: threading.Event) -> None:
@@ -194,11 +183,11 @@ class TikTokSource:
     async def _with_retries(self, context, url: str) -> list[dict]:
         from tenacity import (AsyncRetrying, retry_if_exception_type,  # pylint: disable=import-outside-toplevel
                               stop_after_attempt)
-        from sensory.scrapers.http import _Wait  # pylint: disable=import-outside-toplevel
+        from sensory.scrapers.http import RetryAfterWait  # pylint: disable=import-outside-toplevel
         politeness = self._client.politeness
         async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(politeness.max_attempts), reraise=True,
-                wait=_Wait(politeness.backoff_initial_s, politeness.backoff_max_s),
+                wait=RetryAfterWait(politeness.backoff_initial_s, politeness.backoff_max_s),
                 retry=retry_if_exception_type(RetryableError),
                 before_sleep=lambda state: metrics.inc(NAME, metrics.RETRIES)):
             with attempt:

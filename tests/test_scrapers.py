@@ -260,3 +260,16 @@ def test_user_agents_and_proxies_rotate(tmp_path):
     (tmp_path / "bad.txt").write_text("not a url\n")
     with pytest.raises(ValueError, match="not a proxy URL"):
         read_proxies(str(tmp_path / "bad.txt"))
+
+
+def test_tiktok_without_a_browser_fails_fast_with_a_clear_error(monkeypatch):
+    from sensory.scrapers.fixtures.tiktok import TikTokFixture
+    monkeypatch.setenv("SENSORY_CHROMIUM", "/nonexistent/chromium")
+    server = TikTokFixture(posts_per_target=3).start_in_thread()
+    try:
+        with PoliteClient("tiktok", Politeness(rate_per_s=50)) as client:
+            source = tiktok.TikTokSource(client, base_url=server.base_url, targets=["@a"])
+            with pytest.raises(RuntimeError, match="SENSORY_CHROMIUM"):
+                list(source.pages(None, None, None))
+    finally:
+        server.stop()

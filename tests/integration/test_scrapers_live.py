@@ -16,7 +16,7 @@ from sensory.scrapers.cursor import CursorStore, cursor_key
 from sensory.scrapers.errors import LayoutChangedError, RobotsDisallowedError
 from sensory.scrapers.fixtures.daraz import DarazFixture, daraz_items
 from sensory.scrapers.fixtures.graph import GraphFixture
-from sensory.scrapers.fixtures.shopify import ShopifyFixture, shopify_order
+from sensory.scrapers.fixtures.shopify import ShopifyFixture
 from sensory.scrapers.fixtures.tiktok import TikTokFixture, tiktok_item
 from sensory.scrapers.http import Politeness
 from sensory.scrapers.service import ScrapeSettings, scrape
@@ -165,21 +165,11 @@ def test_daraz_orders_flow_through_the_market_pipeline(stack, kafka_bootstrap, r
     produced = [v for _, v in _read_all(kafka_bootstrap, topic)]
     assert sorted(_line_keys(produced)) == sorted(skus) and summary.produced == len(skus)
     assert server.refused_signatures == 0
-    out = tmp_path / "out"
-    env = {**os.environ, "SENSORY_PII_KEY": "scrapers-test-key-0123456789abcdef"}
-    result = subprocess.run(
-        [sys.executable, "-m", "sensory.cli.main", "run", "market",
-         f"--bootstrap_servers={kafka_bootstrap}", f"--topics={topic}",
-         f"--consumer_group=g-{topic}", "--read_until_end", f"--output_dir={out}",
-         "--no_weather", "--no_embeddings"], capture_output=True, env=env, timeout=300,
-        check=False)
-    assert result.returncode == 0, result.stderr.decode()[-2000:]
-    records = [json.loads(l) for f in glob.glob(str(out / "records-*.jsonl")) for l in open(f)]
-    dead = [json.loads(l) for f in glob.glob(str(out / "dead_letters-*.jsonl")) for l in open(f)]
+    records, dead = _run_pipeline("market", kafka_bootstrap, topic, tmp_path)
     bad = {(k, s) for k, s in skus if k == str(70_000_005)}
     assert {(r["order_id"], r["product_id"]) for r in records} == skus - bad
     assert len(dead) == len(bad) and all("unit_price" in d["error"]["message"] for d in dead)
-    text = "\n".join(open(f).read() for f in glob.glob(str(out / "*.jsonl")))
+    text = "\n".join(open(f).read() for f in glob.glob(str(tmp_path / "out-market" / "*.jsonl")))
     assert not any(r["customer_phone"] in text for r in produced if r.get("customer_phone"))
 
 
@@ -220,7 +210,8 @@ def _tiktok(server, targets, contexts=1):
         settings=BrowserSettings(contexts=contexts, page_timeout_s=8, scroll_timeout_s=3)))
 
 
-def test_tiktok_scrolls_every_item_of_each_target(tiktok_site, kafka_bootstrap, redis_url):
+def test_tiktok_scrolls_every_item_of_each_target_and_the_social_pipeline_takes_them(
+        tiktok_site, kafka_bootstrap, redis_url, tmp_path):
     topic = _topic("tiktok")
     tiktok_site.faults.throttle_next, tiktok_site.faults.retry_after_s = 1, 1
     targets = ["@dhakagadgets", "#eid"]
@@ -231,6 +222,25 @@ def test_tiktok_scrolls_every_item_of_each_target(tiktok_site, kafka_bootstrap, 
     assert sorted(v["post_id"] for v in produced) == expected
     assert summary.pages == 2 and summary.complete
     assert {v["platform"] for v in produced} == {"tiktok"}
+    records, dead = _run_pipeline("social", kafka_bootstrap, topic, tmp_path)
+    assert sorted(r["post_id"] for r in records) == expected and not dead
+    assert all("author" not in r and r["author_hash"] for r in records)
+
+
+def _run_pipeline(kind, kafka_bootstrap, topic, tmp_path):
+    """``sensory run KIND`` over ``topic`` to files; returns (records, dead letters)."""
+    out = tmp_path / f"out-{kind}"
+    env = {**os.environ, "SENSORY_PII_KEY": "scrapers-test-key-0123456789abcdef"}
+    result = subprocess.run(
+        [sys.executable, "-m", "sensory.cli.main", "run", kind,
+         f"--bootstrap_servers={kafka_bootstrap}", f"--topics={topic}",
+         f"--consumer_group=g-{topic}", "--read_until_end", f"--output_dir={out}",
+         "--no_weather", "--no_embeddings"], capture_output=True, env=env, timeout=300,
+        check=False)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    records = [json.loads(l) for f in glob.glob(str(out / "records-*.jsonl")) for l in open(f)]
+    dead = [json.loads(l) for f in glob.glob(str(out / "dead_letters-*.jsonl")) for l in open(f)]
+    return records, dead
 
 
 def test_tiktok_changed_layout_stops_naming_the_selector(tiktok_site, kafka_bootstrap,
