@@ -22,8 +22,8 @@ from sensory.topics import TopicSpec
 
 pytestmark = pytest.mark.integration
 DASHBOARDS = Path(__file__).resolve().parents[2] / "monitoring" / "dashboards"
-PRODUCED = {0: 7, 1: 4}
-CONSUMED = {0: 3, 1: 1}
+PRODUCED = {0: 7, 1: 4, 2: 5}
+CONSUMED = {0: 3, 1: 1}  # partition 2: nothing consumed, nothing committed
 
 
 def _fresh_topic(bootstrap: str, partitions: int) -> str:
@@ -78,12 +78,12 @@ def _exported_lag(group: str) -> dict:
 
 
 def test_exported_lag_is_produced_minus_consumed_per_partition(kafka_bootstrap):
-    topic = _fresh_topic(kafka_bootstrap, 2)
+    topic = _fresh_topic(kafka_bootstrap, 3)
     group = f"lag-{topic}"
     try:
         _produce(kafka_bootstrap, topic, PRODUCED)
         _consume_and_commit(kafka_bootstrap, topic, group, CONSUMED)
-        expected = {p: PRODUCED[p] - CONSUMED[p] for p in PRODUCED}
+        expected = {p: PRODUCED[p] - CONSUMED.get(p, 0) for p in PRODUCED}
         lag, committed, _ = ConsumerLagCollector(kafka_bootstrap, groups=[group]).lag()
         assert {key[2]: value for key, value in lag.items()} == expected
         assert {key[2]: value for key, value in committed.items()} == CONSUMED
