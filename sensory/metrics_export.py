@@ -95,7 +95,7 @@ def push(registry: CollectorRegistry, *, job: str, grouping_key: Mapping[str, st
     try:
         push_to_gateway(gateway, job=job, registry=registry, timeout=timeout_s,
                         grouping_key={k: safe_label(v) for k, v in grouping_key.items()})
-    except OSError as err:
+    except (OSError, ValueError) as err:  # unreachable, or not a URL
         _LOGGER.warning("metrics not pushed to %s: %s", gateway, err)
         return False
     _LOGGER.info("metrics pushed to %s (job %s, %s)", gateway, job, dict(grouping_key))
