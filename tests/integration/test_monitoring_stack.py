@@ -14,6 +14,7 @@ from sensory.cli.main import main
 from sensory.io.kafka_admin import ensure_topics
 from sensory.io.kafka_lag import ConsumerLagCollector
 from sensory.io.kafka_write import producer_config
+from sensory.metrics_export import push_counter_snapshot
 from sensory.pipelines import social
 from sensory.samples import sample_lines
 from sensory.stack import config
@@ -130,6 +131,11 @@ def test_every_dashboard_query_returns_data_after_a_run(kafka_bootstrap, tmp_pat
         result = CliRunner().invoke(main, ["weather", "fetch", "--min_interval_s=0",
                                            "--redis_url="])
         assert result.exit_code == 0, result.output
+        # The scrapers' counters, in the shape of sensory.scrapers.metrics.snapshot(), as a
+        # scraper run publishes them through the exporter helper.
+        assert push_counter_snapshot({"tiktok": {"requests": 20, "throttled": 1, "retries": 2,
+                                                 "items": 15, "errors": 0}},
+                                     job="sensory_scraper")
         flink = _flink_reporting()
         pending = [t for t in _targets() if flink or "flink_" not in t[2]]
         for board, panel, expr in _targets():
