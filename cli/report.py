@@ -84,8 +84,16 @@ def _api(base_url: str, path: str, params: dict) -> list:
     return body["data"]["result"]
 
 
-def from_prometheus(base_url: str, start: float, end: float) -> ReportData:
-    """Totals at ``end`` (largest value seen in the window) and lag over the window."""
+def from_prometheus(base_url: str, start: float, end: float,
+                    groups: str = ".+") -> ReportData:
+    """Totals at ``end`` (largest value seen in the window) and lag over the window.
+
+    Args:
+        base_url: Prometheus root URL.
+        start: Window start, epoch seconds.
+        end: Window end, epoch seconds.
+        groups: Regular expression of the consumer groups whose lag is drawn.
+    """
     data = ReportData(source=f"Prometheus {base_url}", window=(start, end))
     window = f"{max(int(end - start), 60)}s"
     queries = {
@@ -106,7 +114,8 @@ def from_prometheus(base_url: str, start: float, end: float) -> ReportData:
             _add_sample(data, name, row["metric"], float(row["value"][1]))
     step = max(int((end - start) / 240), 5)
     for row in _api(base_url, "query_range", {
-            "query": "sum by (group) (sensory_kafka_consumergroup_lag)", "start": start,
+            "query": f"sum by (group) (sensory_kafka_consumergroup_lag{{group=~{json.dumps(groups)}}})",
+            "start": start,
             "end": end, "step": step}):
         data.lag[row["metric"].get("group", "?")] = [(float(t), float(v))
                                                       for t, v in row["values"]]
@@ -236,10 +245,12 @@ def parse_duration(text: str) -> float:
               help="Window length before --until (s, m, h, d).")
 @click.option("--until", "until", type=float, default=None,
               help="Window end, epoch seconds. Default: now.")
+@click.option("--groups", default=".+", show_default=True,
+              help="Regular expression of the consumer groups whose lag is drawn.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("sensory-report.html"), show_default=True, help="HTML file to write.")
 def report(snapshots: tuple[Path, ...], prometheus_url: Optional[str], since: str,
-           until: Optional[float], output: Path) -> None:
+           until: Optional[float], groups: str, output: Path) -> None:
     """Write an HTML report of a finished run (--snapshot) or a Prometheus time window."""
     if snapshots:
         data = from_snapshots(list(snapshots))
@@ -247,7 +258,7 @@ def report(snapshots: tuple[Path, ...], prometheus_url: Optional[str], since: st
         base = prometheus_url or f"http://{config.HOST}:{config.PROMETHEUS_PORT}"
         end = until or time.time()
         try:
-            data = from_prometheus(base, end - parse_duration(since), end)
+            data = from_prometheus(base, end - parse_duration(since), end, groups)
         except OSError as err:
             raise click.ClickException(f"Prometheus at {base} did not answer ({err}); start "
                                        f"it with `sensory stack up` or pass --snapshot") from err

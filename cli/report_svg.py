@@ -25,16 +25,35 @@ def _number(value: float) -> str:
     return f"{value:.3g}"
 
 
-def legend(names: Sequence[str], x: float, y: float) -> str:
-    """A one-line legend of coloured squares."""
-    parts, offset = [], 0.0
+def legend(names: Sequence[str], x: float, y: float, width: float = 860) -> tuple[str, float]:
+    """A legend of coloured squares, wrapped at ``width``; returns (svg, height used)."""
+    parts, offset, line = [], 0.0, 0
     for index, name in enumerate(names):
+        item_w = 24 + 7 * len(name)
+        if offset and x + offset + item_w > width:
+            offset, line = 0.0, line + 1
         colour = PALETTE[index % len(PALETTE)]
-        parts.append(f"<rect x='{x + offset:.0f}' y='{y - 10:.0f}' width='10' height='10' "
-                     f"fill='{colour}'/><text x='{x + offset + 14:.0f}' y='{y:.0f}' {FONT}>"
+        top = y + 16 * line
+        parts.append(f"<rect x='{x + offset:.0f}' y='{top - 10:.0f}' width='10' height='10' "
+                     f"fill='{colour}'/><text x='{x + offset + 14:.0f}' y='{top:.0f}' {FONT}>"
                      f"{escape(name)}</text>")
-        offset += 24 + 7 * len(name)
-    return "".join(parts)
+        offset += item_w
+    return "".join(parts), 16 * (line + 1)
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest 1, 2 or 5 times a power of ten that is >= ``value``."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
+
+
+def with_unit(value: float, unit: str) -> str:
+    """``value`` with its unit; milliseconds of a second or more are shown in seconds."""
+    if unit == "ms" and value >= 1000:
+        return f"{_number(value / 1000)} s"
+    return f"{_number(value)} {unit}".rstrip()
 
 
 def bar_chart(rows: Sequence[tuple[str, Sequence[float]]], series: Sequence[str],
@@ -54,7 +73,7 @@ def bar_chart(rows: Sequence[tuple[str, Sequence[float]]], series: Sequence[str]
     plot_w = width - _LABEL_W - 60
     height = 30 + group_h * len(rows)
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
-           f"role='img'>", legend(series, _LABEL_W, 14)]
+           f"role='img'>", legend(series, _LABEL_W, 14, width)[0]]
     for row, (label, values) in enumerate(rows):
         y0 = 24 + row * group_h
         if row % 2 == 0:
@@ -105,7 +124,7 @@ def range_chart(rows: Sequence[tuple[str, float, float, float]], unit: str,
         x = x_of(10 ** exp)
         out.append(f"<line x1='{x:.1f}' y1='8' x2='{x:.1f}' y2='{height - 22}' "
                    f"stroke='#e2e8f0'/><text x='{x:.1f}' y='{height - 8}' text-anchor='middle' "
-                   f"{FONT} font-size='10'>{_number(10 ** exp)} {escape(unit)}</text>")
+                   f"{FONT} font-size='10'>{escape(with_unit(10 ** exp, unit))}</text>")
     for row, (label, smallest, mean, largest) in enumerate(rows):
         y = 18 + row * _ROW_H
         out.append(f"<text x='{_LABEL_W - 8}' y='{y + 4}' text-anchor='end' {FONT}>"
@@ -114,10 +133,12 @@ def range_chart(rows: Sequence[tuple[str, float, float, float]], unit: str,
                    f"y2='{y}' stroke='{PALETTE[0]}' stroke-width='6' stroke-linecap='round' "
                    f"opacity='0.35'/>")
         out.append(f"<circle cx='{x_of(mean):.1f}' cy='{y}' r='5' fill='{PALETTE[2]}'>"
-                   f"<title>min {_number(smallest)}, mean {_number(mean)}, max "
-                   f"{_number(largest)} {escape(unit)}</title></circle>")
+                   f"<title>min {escape(with_unit(smallest, unit))}, mean "
+                   f"{escape(with_unit(mean, unit))}, max {escape(with_unit(largest, unit))}"
+                   f"</title></circle>")
         out.append(f"<text x='{x_of(largest) + 8:.1f}' y='{y + 4}' {FONT} "
-                   f"font-size='10'>mean {_number(mean)}, max {_number(largest)}</text>")
+                   f"font-size='10'>mean {escape(with_unit(mean, unit))}, max "
+                   f"{escape(with_unit(largest, unit))}</text>")
     out.append("</svg>")
     return "".join(out)
 
@@ -135,8 +156,10 @@ def line_chart(series: dict[str, Sequence[tuple[float, float]]], unit: str = "",
     if not points:
         return "<p class='empty'>No data.</p>"
     t0, t1 = min(p[0] for p in points), max(p[0] for p in points)
-    top = max(p[1] for p in points) or 1
-    left, right, upper, lower = 70, 40, 28, 30
+    top = nice_ceiling(max(p[1] for p in points))
+    keys, keys_h = legend(list(series), 70, 14, width)
+    height += keys_h - 16
+    left, right, upper, lower = 70, 40, 12 + keys_h, 30
     plot_w, plot_h = width - left - right, height - upper - lower
 
     def xy(t: float, v: float) -> tuple[float, float]:
@@ -144,7 +167,7 @@ def line_chart(series: dict[str, Sequence[tuple[float, float]]], unit: str = "",
         return x, upper + plot_h * (1 - v / top)
 
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
-           f"role='img'>", legend(list(series), left, 14)]
+           f"role='img'>", keys]
     for step in range(5):
         value = top * step / 4
         _, y = xy(t0, value)

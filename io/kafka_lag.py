@@ -4,7 +4,7 @@ On every scrape the collector asks the broker for each topic-partition's end off
 consumer group's committed offsets, and reports:
 
 - ``sensory_kafka_consumergroup_lag{group,topic,partition}``: end offset minus committed offset
-  (only where the group has committed an offset for that partition);
+  (on a partition without a commit, of a topic the group reads: end minus earliest offset);
 - ``sensory_kafka_consumergroup_committed_offset{group,topic,partition}``;
 - ``sensory_kafka_topic_messages_total{topic,partition}``: the end offset, i.e. messages ever
   written (with transaction markers), so ``rate()`` of a dead-letter topic is its DLQ rate;
@@ -52,14 +52,20 @@ class ConsumerLagCollector:
 
     def end_offsets(self) -> dict[tuple[str, int], int]:
         """``{(topic, partition): end offset}`` of every non-internal topic."""
+        return self._offsets(earliest=False)
+
+    def _offsets(self, *, earliest: bool,
+                 partitions: Optional[Iterable[tuple[str, int]]] = None) -> dict:
         from confluent_kafka import TopicPartition  # pylint: disable=import-outside-toplevel
         from confluent_kafka.admin import OffsetSpec  # pylint: disable=import-outside-toplevel
         admin = self._client()
-        metadata = admin.list_topics(timeout=self._timeout_s)
-        request = {TopicPartition(name, partition): OffsetSpec.latest()
-                   for name, topic in metadata.topics.items()
-                   if not name.startswith("__") and topic.error is None
-                   for partition in topic.partitions}
+        if partitions is None:
+            metadata = admin.list_topics(timeout=self._timeout_s)
+            partitions = [(name, partition) for name, topic in metadata.topics.items()
+                          if not name.startswith("__") and topic.error is None
+                          for partition in topic.partitions]
+        spec = OffsetSpec.earliest() if earliest else OffsetSpec.latest()
+        request = {TopicPartition(topic, partition): spec for topic, partition in partitions}
         if not request:
             return {}
         futures = admin.list_offsets(request, request_timeout=self._timeout_s)
@@ -85,12 +91,24 @@ class ConsumerLagCollector:
         return committed
 
     def lag(self) -> tuple[dict, dict, dict]:
-        """``(lag, committed, end_offsets)`` keyed as above; lag never negative."""
+        """``(lag, committed, end_offsets)`` keyed as above; lag never negative.
+
+        A partition of a topic the group reads (it committed on some partition of it) without
+        a committed offset of its own counts everything retained as lag, as a consumer with
+        ``auto.offset.reset=earliest`` would read it all.
+        """
         with self._lock:
             ends = self.end_offsets()
             committed = self.committed_offsets()
+            read = {(group, topic) for group, topic, _ in committed}
+            uncommitted = {(group, topic, partition) for group, topic in read
+                           for (t, partition) in ends if t == topic
+                           and (group, topic, partition) not in committed}
+            starts = self._offsets(earliest=True, partitions={
+                key[1:] for key in uncommitted}) if uncommitted else {}
         lag = {key: max(ends[key[1:]] - offset, 0) for key, offset in committed.items()
                if key[1:] in ends}
+        lag.update({key: max(ends[key[1:]] - starts.get(key[1:], 0), 0) for key in uncommitted})
         return lag, committed, ends
 
     def collect(self):
@@ -115,10 +133,10 @@ class ConsumerLagCollector:
                                              "A consumer group's committed offset.",
                                              labels=group_labels)
         for (group, topic, partition), offset in sorted(committed.items()):
-            labels = [safe_label(group), safe_label(topic), str(partition)]
-            committed_family.add_metric(labels, offset)
-            if (group, topic, partition) in lag:
-                lag_family.add_metric(labels, lag[(group, topic, partition)])
+            committed_family.add_metric([safe_label(group), safe_label(topic), str(partition)],
+                                        offset)
+        for (group, topic, partition), value in sorted(lag.items()):
+            lag_family.add_metric([safe_label(group), safe_label(topic), str(partition)], value)
         messages = CounterMetricFamily("sensory_kafka_topic_messages",
                                        "End offset of a partition: messages ever written.",
                                        labels=["topic", "partition"])

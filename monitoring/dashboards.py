@@ -17,6 +17,7 @@ C = "sensory_beam_counter_total"
 DSUM, DCOUNT, DMAX = ("sensory_beam_distribution_sum", "sensory_beam_distribution_count",
                       "sensory_beam_distribution_max")
 SNOWFLAKE_FLUSH = 'stage="snowflake_sink",metric="flush_latency_ms"'
+SCRAPER = "sensory_scraper_"
 FLINK_OP = "flink_taskmanager_job_task_operator_sensory_"
 DLQ_TOPICS = 'topic=~"dead-letters-.+|schema-validation-errors"'
 # Counter totals come from a live pipeline and from the Pushgateway's copy of a finished run;
@@ -121,11 +122,23 @@ def sources() -> list[dict]:
                    f"sum by (source) ({requests})", "{{source}}")],
               unit="percentunit", description="Plan: above 95 %."),
         panel("HTTP 429 (rate limited)", "bargauge", [
-            target(f'sum by (source) ({requests}{{outcome="rate_limited"}})', "{{source}}")]),
+            target(f'sum by (source) ({requests}{{outcome="rate_limited"}})', "{{source}}"),
+            target(f"sum by (source) ({SCRAPER}throttled_total)", "{{source}} (scraper)")]),
         panel("Requests by outcome", "bargauge", [
             target(f"sum by (source, outcome) ({requests})", "{{source}} {{outcome}}")]),
         panel("Items per source", "bargauge", [
-            target("sum by (source) (sensory_source_items_total)", "{{source}}")]),
+            target("sum by (source) (sensory_source_items_total)", "{{source}}"),
+            target(f"sum by (source) ({SCRAPER}items_total)", "{{source}} (scraper)")]),
+        panel("Scrapers: attempts not retried", "stat", [
+            target(f"1 - sum by (source) ({SCRAPER}retries_total) / "
+                   f"sum by (source) ({SCRAPER}requests_total)", "{{source}}")],
+              unit="percentunit",
+              description="Scrapers count every HTTP attempt and every retry; 1 - retries / "
+                          "requests is the share of attempts that did not fail. Plan: above "
+                          "95 %."),
+        panel("Scrapers: requests, 429s, retries, unmappable items", "bargauge", [
+            target(f'sum by (source, __name__) ({{__name__=~"{SCRAPER}(requests|throttled|'
+                   f'retries|errors)_total"}})', "{{source}} {{__name__}}")]),
         panel("Time since last success", "stat", [
             target("time() - max by (source) (sensory_source_last_success_timestamp_seconds)",
                    "{{source}}")], unit="s"),

@@ -89,6 +89,14 @@ CASES = {
         'sensory_source_requests_total{source="daraz",outcome="rate_limited"}':
             "20+0x10 5+0x10",
     }, ["5m"], ["15m"], {"source": "daraz"}),
+    "SensoryScraperRetriesHigh": ("1m", {
+        'sensory_scraper_requests_total{source="tiktok"}': "100+0x10 200+0x10",
+        'sensory_scraper_retries_total{source="tiktok"}': "10+0x10 10+0x10",
+    }, ["5m"], ["15m"], {"source": "tiktok"}),
+    "SensoryScraperThrottled": ("1m", {
+        'sensory_scraper_requests_total{source="shopify"}': "100+0x10 200+0x10",
+        'sensory_scraper_throttled_total{source="shopify"}': "20+0x10 20+0x10",
+    }, ["5m"], ["15m"], {"source": "shopify"}),
     # time() is seconds since 0 in promtool: a success at 0 s is 4 h old at 240m.
     "SensorySourceStale": ("10m", {
         'sensory_source_last_success_timestamp_seconds{source="facebook"}': "0+0x30 15000+0x30",

@@ -12,10 +12,11 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Iterable, Mapping, Optional
+from typing import Callable, Iterable, Mapping, Optional
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, push_to_gateway, \
     start_http_server, write_to_textfile
+from prometheus_client.core import CounterMetricFamily
 
 from sensory import endpoints
 
@@ -30,6 +31,7 @@ OUTCOME_RATE_LIMITED = "rate_limited"
 OUTCOMES = (OUTCOME_OK, OUTCOME_ERROR, OUTCOME_RATE_LIMITED)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.:-]")
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,40}")
 _MAX_LABEL = 64
 
 
@@ -95,7 +97,7 @@ def push(registry: CollectorRegistry, *, job: str, grouping_key: Mapping[str, st
     try:
         push_to_gateway(gateway, job=job, registry=registry, timeout=timeout_s,
                         grouping_key={k: safe_label(v) for k, v in grouping_key.items()})
-    except OSError as err:
+    except (OSError, ValueError) as err:  # unreachable, or not a URL
         _LOGGER.warning("metrics not pushed to %s: %s", gateway, err)
         return False
     _LOGGER.info("metrics pushed to %s (job %s, %s)", gateway, job, dict(grouping_key))
@@ -158,6 +160,58 @@ class SourceMetrics:
     def items(self, source: str, count: int = 1) -> None:
         """Counts items delivered by ``source``."""
         self._items.labels(safe_label(source)).inc(count)
+
+
+class CounterSnapshotCollector:
+    """Publishes ``{source: {counter: value}}`` snapshots as ``<prefix>_<counter>_total{source}``.
+
+    This is the shape of ``sensory.scrapers.metrics.snapshot()`` (requests, throttled, retries,
+    items, errors, pages, duplicates per source); the core cannot import the scrapers, so it
+    takes a callable. Counter names must be identifiers; others are skipped.
+
+    Args:
+        snapshot: Returns the current counters (called on every collection).
+        prefix: Metric name prefix.
+    """
+
+    def __init__(self, snapshot: Callable[[], Mapping[str, Mapping[str, float]]],
+                 prefix: str = "sensory_scraper"):
+        self._snapshot = snapshot
+        self._prefix = prefix
+
+    def collect(self):
+        """Yields one counter family per counter name."""
+        families: dict[str, CounterMetricFamily] = {}
+        for source, counters in sorted(self._snapshot().items()):
+            for name, value in sorted(counters.items()):
+                if not _IDENTIFIER.fullmatch(name):
+                    continue
+                family = families.get(name)
+                if family is None:
+                    family = families[name] = CounterMetricFamily(
+                        f"{self._prefix}_{name}", f"Scraper counter {name} per source.",
+                        labels=["source"])
+                family.add_metric([safe_label(source)], value)
+        yield from families.values()
+
+
+def push_counter_snapshot(snapshot: Mapping[str, Mapping[str, float]], *, job: str,
+                          gateway: Optional[str] = None) -> bool:
+    """Pushes a finished run's ``{source: {counter: value}}`` (see ``CounterSnapshotCollector``).
+
+    One group per source (``job`` + ``source``), so each source's last run replaces only its own
+    numbers.
+
+    Returns:
+        Whether every source's push succeeded.
+    """
+    pushed = True
+    for source, counters in snapshot.items():
+        registry = CollectorRegistry()
+        registry.register(CounterSnapshotCollector(lambda s=source, c=counters: {s: c}))
+        pushed = push(registry, job=job, grouping_key={"source": source},
+                      gateway=gateway) and pushed
+    return pushed
 
 
 def env_port(variable: str, default: int) -> int:

@@ -71,7 +71,7 @@ def test_dashboards_are_well_formed_grafana_json():
                 # Every series a panel reads is one this project (or Flink) exports.
                 for metric in re.findall(r"\b(sensory_[a-z_]+|flink_[A-Za-z_]+)", expr):
                     assert metric.startswith(("sensory_beam_", "sensory_dead_letters",
-                                              "sensory_run_", "sensory_source_",
+                                              "sensory_run_", "sensory_source_", "sensory_scraper_",
                                               "sensory_weather_", "sensory_kafka_", "flink_")), \
                         metric
 

@@ -6,7 +6,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from sensory.metrics_export import SourceMetrics, safe_label, serve, write_snapshot
+from sensory.metrics_export import CounterSnapshotCollector, SourceMetrics, safe_label, serve, \
+    write_snapshot
 from sensory.pipelines import social
 from sensory.samples import sample_lines
 from sensory.transforms.observe import reason_metric_name
@@ -106,3 +107,15 @@ def test_prometheus_config_scrapes_every_source_on_this_checkouts_ports(monkeypa
     assert jobs["flink-taskmanager"]["static_configs"][0]["targets"] == ["127.0.0.1:25999"]
     assert jobs["pushgateway"]["honor_labels"] is True
     assert settings["rule_files"][0].endswith("monitoring/alerts.yml")
+
+
+def test_scraper_counter_snapshots_become_prometheus_counters(tmp_path):
+    counts = {"tiktok": {"requests": 10, "throttled": 2, "bad name!": 1},
+              "Nusrat 0171": {"items": 3}}
+    registry = CollectorRegistry()
+    registry.register(CounterSnapshotCollector(lambda: counts))
+    samples = _samples(write_snapshot(registry, str(tmp_path / "s.prom")).read_text())
+    assert _value(samples, "sensory_scraper_requests_total", source="tiktok") == 10
+    assert _value(samples, "sensory_scraper_throttled_total", source="tiktok") == 2
+    assert _value(samples, "sensory_scraper_items_total", source="Nusrat_0171") == 3
+    assert not any("bad" in name for name, _ in samples)

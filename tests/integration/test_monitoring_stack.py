@@ -14,6 +14,7 @@ from sensory.cli.main import main
 from sensory.io.kafka_admin import ensure_topics
 from sensory.io.kafka_lag import ConsumerLagCollector
 from sensory.io.kafka_write import producer_config
+from sensory.metrics_export import push_counter_snapshot
 from sensory.pipelines import social
 from sensory.samples import sample_lines
 from sensory.stack import config
@@ -22,8 +23,8 @@ from sensory.topics import TopicSpec
 
 pytestmark = pytest.mark.integration
 DASHBOARDS = Path(__file__).resolve().parents[2] / "monitoring" / "dashboards"
-PRODUCED = {0: 7, 1: 4}
-CONSUMED = {0: 3, 1: 1}
+PRODUCED = {0: 7, 1: 4, 2: 5}
+CONSUMED = {0: 3, 1: 1}  # partition 2: nothing consumed, nothing committed
 
 
 def _fresh_topic(bootstrap: str, partitions: int) -> str:
@@ -78,12 +79,12 @@ def _exported_lag(group: str) -> dict:
 
 
 def test_exported_lag_is_produced_minus_consumed_per_partition(kafka_bootstrap):
-    topic = _fresh_topic(kafka_bootstrap, 2)
+    topic = _fresh_topic(kafka_bootstrap, 3)
     group = f"lag-{topic}"
     try:
         _produce(kafka_bootstrap, topic, PRODUCED)
         _consume_and_commit(kafka_bootstrap, topic, group, CONSUMED)
-        expected = {p: PRODUCED[p] - CONSUMED[p] for p in PRODUCED}
+        expected = {p: PRODUCED[p] - CONSUMED.get(p, 0) for p in PRODUCED}
         lag, committed, _ = ConsumerLagCollector(kafka_bootstrap, groups=[group]).lag()
         assert {key[2]: value for key, value in lag.items()} == expected
         assert {key[2]: value for key, value in committed.items()} == CONSUMED
@@ -130,6 +131,11 @@ def test_every_dashboard_query_returns_data_after_a_run(kafka_bootstrap, tmp_pat
         result = CliRunner().invoke(main, ["weather", "fetch", "--min_interval_s=0",
                                            "--redis_url="])
         assert result.exit_code == 0, result.output
+        # The scrapers' counters, in the shape of sensory.scrapers.metrics.snapshot(), as a
+        # scraper run publishes them through the exporter helper.
+        assert push_counter_snapshot({"tiktok": {"requests": 20, "throttled": 1, "retries": 2,
+                                                 "items": 15, "errors": 0}},
+                                     job="sensory_scraper")
         flink = _flink_reporting()
         pending = [t for t in _targets() if flink or "flink_" not in t[2]]
         for board, panel, expr in _targets():
