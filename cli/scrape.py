@@ -7,10 +7,16 @@ from typing import Callable, Optional
 import click
 
 from sensory import endpoints
+from sensory.metrics_export import push_counter_snapshot
+from sensory.scrapers import metrics as scraper_metrics
 from sensory.scrapers.base import Window, to_utc
 from sensory.scrapers.errors import ScrapeError
 from sensory.scrapers.http import Politeness, read_proxies
 from sensory.scrapers.service import ScrapeSettings, parse_every, scrape as run_scrape
+
+
+# Pushgateway job of the scrapers' counters (sensory_scraper_<counter>_total{source}).
+SCRAPER_JOB = "sensory_scraper"
 
 
 def _when(_ctx, param, value: Optional[str]) -> Optional[datetime]:
@@ -57,6 +63,9 @@ def _common(command: Callable) -> Callable:
                      help="First backoff; doubles per attempt."),
         click.option("--proxies", type=click.Path(exists=True, dir_okay=False), default=None,
                      help="File of proxy URLs, one a line, rotated per request."),
+        click.option("--pushgateway", default=None,
+                     help="Pushgateway for the run's counters. Default: the stack's "
+                          "(http://127.0.0.1:$SENSORY_PUSHGATEWAY_PORT); empty: no push."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -89,6 +98,10 @@ def _run(name: str, open_source, kwargs: dict, **extra) -> None:
         run_scrape(name, open_source, settings, echo=click.echo, **extra)
     except (ScrapeError, ValueError) as err:
         raise click.ClickException(str(err)) from err
+    finally:
+        # Pushed whether the run succeeded or not: a failing source is what operators must see.
+        push_counter_snapshot(scraper_metrics.snapshot(), job=SCRAPER_JOB,
+                              gateway=kwargs["pushgateway"])
 
 
 def _secret(value: Optional[str], variable: str) -> Optional[str]:

@@ -290,6 +290,15 @@ def test_cli_every_runs_on_schedule_and_prints_a_summary_per_run(stack, kafka_bo
     lines = [l for l in result.output.splitlines() if l.startswith("scrape daraz:")]
     assert len(lines) == 2 and "produced=0" in lines[1] and "(complete)" in lines[1]
     assert server.app_secret not in result.output and server.access_token not in result.output
+    # The run's counters reached the stack's Pushgateway, where Prometheus scrapes them.
+    import urllib.request
+    from sensory.stack import config
+    with urllib.request.urlopen(f"http://{config.HOST}:{config.PUSHGATEWAY_PORT}/metrics",
+                                timeout=5) as reply:
+        pushed = reply.read().decode()
+    items = [line for line in pushed.splitlines()
+             if line.startswith("sensory_scraper_items_total") and 'source="daraz"' in line]
+    assert items and float(items[0].rsplit(" ", 1)[1]) >= 30, items
 
 
 def test_facebook_browser_mode_reads_every_rendered_post_and_names_a_broken_selector(
