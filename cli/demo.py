@@ -1,8 +1,9 @@
 """``sensory demo``: the main job on the local stack, with embedded defaults.
 
 Brings the stack up (installing it on first use), produces sample posts and orders to the
-source topics, runs both pipelines over them (bounded: up to the end offsets seen at start),
-then prints the row and object counts and one semantic search.
+source topics — or, with ``--source scrapers``, runs ``sensory scrape`` for Shopify, Daraz and
+Facebook against their local protocol fixtures — runs both pipelines over them (bounded: up to
+the end offsets seen at start), then prints the row and object counts and one semantic search.
 """
 import json
 import os
@@ -37,9 +38,42 @@ def _step(message: str) -> None:
     click.echo(f"[{time.strftime('%H:%M:%S')}] {message}")
 
 
+def _scrape_fixtures(bootstrap: str, records: int) -> None:
+    """Runs the API scrapers against their fixture servers onto the real source topics."""
+    # pylint: disable=import-outside-toplevel
+    from sensory.cli.scrape import scrape
+    from sensory.scrapers.fixtures.daraz import DarazFixture
+    from sensory.scrapers.fixtures.graph import GraphFixture
+    from sensory.scrapers.fixtures.shopify import ShopifyFixture
+    shop = ShopifyFixture(orders=max(1, records // 2))
+    market = DarazFixture(orders=max(1, records - records // 2))
+    graph = GraphFixture(posts=records)
+    common = ["--once", "--reset_cursor", "--rate", "50", "--burst", "10",
+              f"--bootstrap_servers={bootstrap}"]
+    runs = [
+        ("shopify", shop, ["--shop_url", shop.base_url, "--access_token", shop.access_token]),
+        ("daraz", market, ["--api_url", f"{market.base_url}/rest", "--app_key", market.app_key,
+                           "--app_secret", market.app_secret,
+                           "--access_token", market.access_token, "--seller_id", "demo-seller"]),
+        ("facebook", graph, ["--graph_url", f"{graph.base_url}/v19.0", "--page_id", graph.page_id,
+                             "--access_token", graph.access_token]),
+    ]
+    for name, server, args in runs:
+        server.start_in_thread()
+        try:
+            _step(f"scraping the {name} fixture at {server.base_url}")
+            scrape.main([name, *common, *args], standalone_mode=False)
+        finally:
+            server.stop()
+
+
 @click.command(name="demo")
 @click.option("--records", default=400, show_default=True, help="Sample lines per pipeline.")
-def demo(records: int) -> None:
+@click.option("--source", type=click.Choice(["samples", "scrapers"]), default="samples",
+              show_default=True,
+              help="samples: the sample generator; scrapers: `sensory scrape` against the "
+                   "local Shopify, Daraz and Facebook Graph fixtures.")
+def demo(records: int, source: str) -> None:
     """Run the main job on the local stack: Kafka in, Snowflake and Weaviate out."""
     from sensory.cli.kafka import produce  # pylint: disable=import-outside-toplevel
     from sensory.cli.sinks import semantic_search  # pylint: disable=import-outside-toplevel
@@ -49,8 +83,11 @@ def demo(records: int) -> None:
     ensure_topics(bootstrap, TOPICS)
     init_schema(SnowflakeSettings.from_env())
     key_file = os.environ.get("SENSORY_PII_KEY_FILE") or str(_demo_key(config.local_dir() / "demo"))
-    _step(f"producing {records} sample posts and {records} sample orders")
-    produce.callback(bootstrap_servers=bootstrap, count=records, seed=7)
+    if source == "scrapers":
+        _scrape_fixtures(bootstrap, records)
+    else:
+        _step(f"producing {records} sample posts and {records} sample orders")
+        produce.callback(bootstrap_servers=bootstrap, count=records, seed=7)
     for kind, run in (("social", social.run), ("market", market.run)):
         _step(f"running the {kind} pipeline (Kafka → Snowflake + Weaviate)")
         code = run([f"--bootstrap_servers={bootstrap}", "--read_until_end",
