@@ -194,6 +194,9 @@ class FlinkService(Service):
 
     def start_taskmanager(self) -> None:
         """Starts the TaskManager (2 slots); tests call it again after killing one."""
+        # A killed TaskManager leaves its blob cache (~400 MB per job jar) behind.
+        for stale in (self.home / "tmp").glob("tm_*"):
+            shutil.rmtree(stale, ignore_errors=True)
         jvm, dynamic = self._resource_params("GET_TM_RESOURCE_PARAMS")
         self._java("taskmanager", jvm,
                    "org.apache.flink.runtime.taskexecutor.TaskManagerRunner",
@@ -256,6 +259,14 @@ class FlinkService(Service):
         stopped = False
         for component in reversed(self.components):
             stopped = process.stop(self._pid_file(component)) or stopped
+        # Blob caches and the RPC jars Flink unpacks at every start; nothing in them outlives
+        # the processes (checkpoints and savepoints live elsewhere).
+        for leftover in (*(self.home / "tmp").glob("tm_*"), *(self.home / "tmp").glob("jm_*"),
+                         *(self.home / "tmp").glob("flink-rpc-*.jar")):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
         return stopped
 
     def version(self) -> Optional[str]:

@@ -207,7 +207,7 @@ def test_streaming_job_survives_taskmanager_kill(flink: FlinkService, kafka_boot
     flags = subprocess.run([sys.executable, "-m", "sensory.cli.main", "submit", "social",
                             "--config", CLUSTER_CONFIG, "--dry-run"], capture_output=True,
                            text=True, check=True).stdout.split()
-    before = set(_jobs())
+    before, jars_before = set(_jobs()), {f["id"] for f in _rest("/jars")["files"]}
     job_script = os.path.join(os.path.dirname(__file__), "flink_stream_job.py")
     submit = subprocess.run(
         [sys.executable, job_script, str(audit), *flags, "--streaming", f"--topics={topic}",
@@ -256,5 +256,10 @@ def test_streaming_job_survives_taskmanager_kill(flink: FlinkService, kafka_boot
             urllib.request.urlopen(urllib.request.Request(
                 f"http://{config.HOST}:{config.FLINK_REST_PORT}/jobs/{jid}?mode=cancel",
                 method="PATCH"), timeout=10).close()
+            # The submitting client exited, so nobody deletes the job's uploaded jar (400 MB).
+            for jar in {f["id"] for f in _rest("/jars")["files"]} - jars_before:
+                urllib.request.urlopen(urllib.request.Request(
+                    f"http://{config.HOST}:{config.FLINK_REST_PORT}/jars/{jar}",
+                    method="DELETE"), timeout=10).close()
         finally:
             _delete_rows(snowflake_settings, topic)
