@@ -46,8 +46,9 @@ def _add_enrichment_options(parser) -> None:
                             "(http://127.0.0.1:$SENSORY_WEATHER_PORT/data/2.5); the real API is "
                             "https://api.openweathermap.org/data/2.5 with $OPENWEATHER_API_KEY.")
     group.add_argument("--redis_url", default=None,
-                       help="Redis for the weather cache. Default: the local stack's, "
-                            "redis://127.0.0.1:$SENSORY_REDIS_PORT/0 (6379).")
+                       help="Redis for the weather cache; empty for none. Default: $REDIS_URL, "
+                            "else the local stack's with its generated password, "
+                            "redis://:<password>@127.0.0.1:$SENSORY_REDIS_PORT/0 (6379).")
     group.add_argument("--weather_refresh_s", type=float, default=1800.0,
                        help="Streaming runs refresh weather this often. Default: 1800.")
     group.add_argument("--no_embeddings", action="store_true", default=False,
