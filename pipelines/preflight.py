@@ -8,6 +8,7 @@ runners whose workers reach services the submitting machine cannot.
 import logging
 import socket
 from typing import Optional
+from urllib.parse import urlsplit
 
 from sensory import endpoints, stack_secrets
 from sensory.pipelines.options import SensoryOptions
@@ -106,8 +107,9 @@ def check_redis(url: str, *, explicit: bool, timeout_s: float) -> None:
         hint = ("put the password in the URL: redis://:PASSWORD@host:port/0" if explicit else
                 f"the stack's password is in "
                 f"{stack_secrets.secret_path(stack_secrets.REDIS_PASSWORD)}")
-        raise PreflightError(f"{setting}: Redis refused the credentials "
-                             f"({_first_line(err)}; {hint}; --redis_url= runs without "
+        problem = ("Redis refused the credentials" if urlsplit(url).password
+                   else "Redis requires a password and the URL has none")
+        raise PreflightError(f"{setting}: {problem} ({hint}; --redis_url= runs without "
                              "cache)") from err
     except (redis.ConnectionError, redis.TimeoutError) as err:
         raise PreflightError(f"{setting}: Redis did not answer within {timeout_s:g} s "
