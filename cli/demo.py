@@ -54,7 +54,8 @@ def demo(records: int) -> None:
     for kind, run in (("social", social.run), ("market", market.run)):
         _step(f"running the {kind} pipeline (Kafka → Snowflake + Weaviate)")
         code = run([f"--bootstrap_servers={bootstrap}", "--read_until_end",
-                    f"--consumer_group=sensory-demo-{kind}", f"--pii_key_file={key_file}"])
+                    f"--consumer_group=sensory-demo-{kind}", f"--pii_key_file={key_file}",
+                    f"--metrics_snapshot={config.local_dir() / 'metrics' / f'demo-{kind}.prom'}"])
         if code:
             raise SystemExit(code)
     counts = {"snowflake": table_counts(SnowflakeSettings.from_env()),

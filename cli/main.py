@@ -55,7 +55,9 @@ def _register_optional_groups() -> None:
                                     ("sensory.cli.sinks", "weaviate"),
                                     ("sensory.cli.sinks", "search"),
                                     ("sensory.cli.dlq", "dlq"),
-                                    ("sensory.cli.weather", "weather")):
+                                    ("sensory.cli.weather", "weather"),
+                                    ("sensory.cli.scrape", "scrape"),
+                                    ("sensory.cli.report", "report")):
         try:
             module = __import__(module_name, fromlist=[group_name])
         except ModuleNotFoundError as err:

@@ -20,10 +20,15 @@ def stack() -> None:
 
 
 @stack.command()
-@click.argument("services", nargs=-1, type=click.Choice(manager.SERVICE_NAMES))
-def up(services: tuple[str, ...]) -> None:
+@click.argument("services", nargs=-1, type=click.Choice(manager.ALL_SERVICE_NAMES))
+@click.option("--flink", "with_flink", is_flag=True,
+              help="Also the Flink session cluster (JobManager, TaskManager, Beam worker pool, "
+                   "Java expansion service); see docs/flink.md.")
+def up(services: tuple[str, ...], with_flink: bool) -> None:
     """Install what is missing, start what is down, wait until healthy (idempotent)."""
     began = time.monotonic()
+    if with_flink:
+        services = (*(services or manager.SERVICE_NAMES), "flink")
     try:
         manager.up(services or None, progress=_echo_step)
     except StackError as err:
@@ -36,7 +41,7 @@ def up(services: tuple[str, ...]) -> None:
 
 
 @stack.command()
-@click.argument("services", nargs=-1, type=click.Choice(manager.SERVICE_NAMES))
+@click.argument("services", nargs=-1, type=click.Choice(manager.ALL_SERVICE_NAMES))
 def down(services: tuple[str, ...]) -> None:
     """Stop the processes the stack started (data stays under .local/)."""
     stopped = manager.down(services or None, progress=_echo_step)
@@ -58,7 +63,7 @@ def status(as_json: bool) -> None:
 
 
 @stack.command()
-@click.argument("service", type=click.Choice(manager.SERVICE_NAMES))
+@click.argument("service", type=click.Choice(manager.ALL_SERVICE_NAMES))
 @click.option("-n", "--lines", default=50, show_default=True, help="How many lines.")
 def logs(service: str, lines: int) -> None:
     """Print the last lines of SERVICE's log."""

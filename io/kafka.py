@@ -2,8 +2,10 @@
 
 Both implementations produce ``SourceMessage`` elements. ``python`` (the default) is the
 splittable DoFn of ``kafka_read``: it runs on every runner we use, bounded or streaming.
-``java`` is Beam's cross-language KafkaIO read through a locally cached expansion-service jar
-(``--kafka_expansion_jar``); it needs a Java runtime and only reads bounded on DirectRunner.
+``java`` is Beam's cross-language KafkaIO read (``kafka_java``), expanded by the Java expansion
+service ``sensory stack up --flink`` starts (``--kafka_expansion_service``); it is what streams on
+Flink with checkpointing (the Python SDF's deferred remainders are never resumed there).
+``auto`` picks java on FlinkRunner/PortableRunner and python elsewhere.
 """
 import logging
 import os
@@ -12,6 +14,7 @@ from typing import Optional, Sequence
 import apache_beam as beam
 from apache_beam import PCollection
 
+from sensory.io.kafka_java import ReadFromKafka262, planned_record_count
 from sensory.io.kafka_read import PartitionRead, _PlanPartitionsFn, _ReadPartitionFn
 from sensory.io.kafka_write import WriteToKafka
 from sensory.messages import SourceMessage
@@ -24,6 +27,26 @@ _LOGGER = logging.getLogger(__name__)
 PYTHON_IMPL = "python"
 JAVA_IMPL = "java"
 IMPLS = ("auto", PYTHON_IMPL, JAVA_IMPL)
+# Runners on which ``auto`` means java: portable runners executing on Flink.
+_JAVA_RUNNERS = ("flinkrunner", "portablerunner")
+
+
+def resolve_impl(impl: str, runner: Optional[str]) -> str:
+    """``auto`` → ``java`` on Flink (FlinkRunner, PortableRunner), else ``python``.
+
+    Args:
+        impl: ``auto``, ``python`` or ``java``.
+        runner: The pipeline's ``--runner`` (class name or None).
+
+    Returns:
+        ``python`` or ``java``.
+    """
+    if impl not in IMPLS:
+        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+    if impl != "auto":
+        return impl
+    name = (runner or "").rsplit(".", 1)[-1].lower()
+    return JAVA_IMPL if name in _JAVA_RUNNERS else PYTHON_IMPL
 
 
 def _from_java_record(record) -> SourceMessage:
@@ -46,14 +69,17 @@ class ReadFromKafka(beam.PTransform[beam.pvalue.PBegin, PCollection[SourceMessag
         max_read_time_s: Bounded: stop reading after this many seconds.
         poll_timeout_s: How long one poll waits for messages.
         idle_lag_s: On an idle partition the watermark trails the clock by this much.
-        expansion_jar: Beam's ``beam-sdks-java-io-expansion-service`` jar (java impl only).
+        expansion_jar: An expansion-service jar Beam starts itself (java impl only).
+        expansion_service: ``host:port`` of a running Java expansion service (java impl only;
+            wins over ``expansion_jar``).
     """
 
     def __init__(self, *, bootstrap_servers: str, topics: Sequence[str], consumer_group: str,
                  impl: str = "auto", read_until_end: bool = False,
                  max_num_records: Optional[int] = None,
                  max_read_time_s: Optional[float] = None, poll_timeout_s: float = 1.0,
-                 idle_lag_s: float = 5.0, expansion_jar: Optional[str] = None):
+                 idle_lag_s: float = 5.0, expansion_jar: Optional[str] = None,
+                 expansion_service: Optional[str] = None):
         super().__init__()
         if not bootstrap_servers or not topics or not consumer_group:
             raise ValueError("bootstrap_servers, topics and consumer_group are required")
@@ -73,6 +99,7 @@ class ReadFromKafka(beam.PTransform[beam.pvalue.PBegin, PCollection[SourceMessag
         self._poll_timeout_s = poll_timeout_s
         self._idle_lag_s = idle_lag_s
         self._expansion_jar = expansion_jar
+        self._expansion_service = expansion_service
         if self._impl == JAVA_IMPL:
             self._check_java()
 
@@ -83,14 +110,14 @@ class ReadFromKafka(beam.PTransform[beam.pvalue.PBegin, PCollection[SourceMessag
                 or self._max_read_time_s is not None)
 
     def _check_java(self) -> None:
+        if self._expansion_service:
+            return
         if not self._expansion_jar or not os.path.exists(self._expansion_jar):
             raise ConfigurationError(
-                "the java Kafka reader needs Beam's expansion-service jar "
-                "(org.apache.beam:beam-sdks-java-io-expansion-service, same version as "
-                f"apache-beam): pass --kafka_expansion_jar=PATH (got {self._expansion_jar!r})")
-        if self._max_num_records is None and self._max_read_time_s is None:
-            raise ConfigurationError("the java Kafka reader is bounded only with "
-                                     "--max_num_records or --max_read_time on DirectRunner")
+                "the java Kafka reader needs a Java expansion service: pass "
+                "--kafka_expansion_service=HOST:PORT (`sensory stack up --flink` starts one on "
+                "$SENSORY_EXPANSION_PORT) or --kafka_expansion_jar=PATH "
+                f"(got {self._expansion_jar!r})")
 
     def expand(self, pbegin):
         if self._impl == JAVA_IMPL:
@@ -105,13 +132,26 @@ class ReadFromKafka(beam.PTransform[beam.pvalue.PBegin, PCollection[SourceMessag
                     self._idle_lag_s, self._max_read_time_s, self._max_num_records)))
 
     def _expand_java(self, pbegin):
-        from apache_beam.io import kafka as beam_kafka  # pylint: disable=import-outside-toplevel
         from apache_beam.transforms.external import JavaJarExpansionService  # pylint: disable=import-outside-toplevel
-        read = beam_kafka.ReadFromKafka(
+        max_num_records = self._max_num_records
+        if self._read_until_end:
+            # KafkaIO cannot stop at end offsets: count what lies between the group's position
+            # and the end offsets now, and read exactly that many records.
+            planned = planned_record_count(self._bootstrap_servers, self._group, self._topics)
+            _LOGGER.info("java kafka read until end: %d records", planned)
+            if planned == 0:
+                return pbegin | "NothingToRead" >> beam.Create([])
+            max_num_records = min(planned, max_num_records or planned)
+        expansion = self._expansion_service or JavaJarExpansionService(
+            self._expansion_jar, append_args=["--experiments=use_deprecated_read"])
+        read = ReadFromKafka262(
             consumer_config={"bootstrap.servers": self._bootstrap_servers,
-                             "group.id": self._group, "auto.offset.reset": "earliest"},
-            topics=list(self._topics), with_metadata=True, commit_offset_in_finalize=True,
-            max_num_records=self._max_num_records,
-            max_read_time=int(self._max_read_time_s) if self._max_read_time_s else None,
-            expansion_service=JavaJarExpansionService(self._expansion_jar))
-        return pbegin | "JavaKafkaIO" >> read | "ToSourceMessage" >> beam.Map(_from_java_record)
+                             "group.id": self._group, "auto.offset.reset": "earliest",
+                             "enable.auto.commit": "false",
+                             "isolation.level": "read_committed"},
+            topics=self._topics, expansion_service=expansion,
+            max_num_records=max_num_records,
+            max_read_time_s=int(self._max_read_time_s) if self._max_read_time_s else None)
+        return (pbegin | "JavaKafkaIO" >> read
+                | "ToSourceMessage" >> beam.Map(_from_java_record).with_output_types(
+                    SourceMessage))

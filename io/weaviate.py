@@ -23,6 +23,8 @@ _LOGGER = logging.getLogger(__name__)
 
 NAMESPACE = "sensory.weaviate_sink"
 DEFAULT_BATCH_SIZE = 200
+# Search is what users wait for: small, frequent imports (docs/sinks.md has the numbers).
+DEFAULT_MAX_BUFFERING_S = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,7 +149,8 @@ class WriteToWeaviate(beam.PTransform[PCollection[dict], PCollection[str]]):
     """
 
     def __init__(self, *, settings: Optional[WeaviateSettings] = None,
-                 batch_size: int = DEFAULT_BATCH_SIZE, max_buffering_s: float = 60.0,
+                 batch_size: int = DEFAULT_BATCH_SIZE,
+                 max_buffering_s: float = DEFAULT_MAX_BUFFERING_S,
                  max_retries: int = 3, backoff_s: float = 1.0):
         super().__init__()
         if batch_size < 1 or max_buffering_s <= 0 or max_retries < 0 or backoff_s < 0:

@@ -12,7 +12,7 @@ from apache_beam import PCollection
 from apache_beam.options.pipeline_options import StandardOptions
 
 from sensory.io.files import ReadJsonLines, WriteJsonLines
-from sensory.io.kafka import ReadFromKafka, WriteToKafka
+from sensory.io.kafka import ReadFromKafka, WriteToKafka, resolve_impl
 from sensory.io.snowflake import WriteToSnowflake
 from sensory.io.weather import local_base_url, resolve_api_key
 from sensory.io.weaviate import WriteToWeaviate
@@ -22,8 +22,9 @@ from sensory.pipelines.options import SINKS, SensoryOptions
 from sensory.pipelines.routing import bootstrap_servers, dead_letter_topic, source_topics
 from sensory.settings import ConfigurationError, load_pii_key
 from sensory.transforms.context import AddContext, load_category_table
+from sensory.transforms.observe import CountDeadLetterReasons, ObserveEndToEndLatency
 from sensory.transforms.pii import ScrubDeadLetters, ShieldPII
-from sensory.transforms.validate import ValidateRecords
+from sensory.transforms.validate import DEFAULT_MAX_MESSAGE_BYTES, ValidateRecords
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -50,18 +51,22 @@ class ProcessRecords(beam.PTransform[PCollection, PCollection[dict]]):
         kind: ``"social"`` or ``"market"``.
         key_file: PII key file, or None for ``$SENSORY_PII_KEY``.
         categories: Category keyword table.
+        max_message_bytes: Largest message accepted (``--max_message_bytes``).
     """
 
-    def __init__(self, *, kind: str, key_file: Optional[str], categories: dict):
+    def __init__(self, *, kind: str, key_file: Optional[str], categories: dict,
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES):
         super().__init__()
         if kind not in RECORD_MODELS:
             raise ValueError(f"kind must be one of {sorted(RECORD_MODELS)}, got {kind!r}")
         self._kind = kind
         self._key_file = key_file
         self._categories = categories
+        self._max_message_bytes = max_message_bytes
 
     def expand(self, messages):  # -> (records, dead_letters)
-        valid, invalid = messages | "Validate" >> ValidateRecords(kind=self._kind)
+        valid, invalid = messages | "Validate" >> ValidateRecords(
+            kind=self._kind, max_message_bytes=self._max_message_bytes)
         shielded, shield_failed = valid | "ShieldPII" >> ShieldPII(key_file=self._key_file)
         records, context_failed = shielded | "AddContext" >> AddContext(
             categories=self._categories)
@@ -98,9 +103,11 @@ def read_messages(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: str
     return pipeline | f"Read{label}Kafka" >> ReadFromKafka(
         bootstrap_servers=bootstrap_servers(options),
         topics=source_topics(kind, options.topics),
-        consumer_group=options.consumer_group or f"sensory-{kind}", impl=options.kafka_impl,
+        consumer_group=options.consumer_group or f"sensory-{kind}",
+        impl=resolve_impl(options.kafka_impl, options.view_as(StandardOptions).runner),
         read_until_end=options.read_until_end, max_num_records=options.max_num_records,
-        max_read_time_s=options.max_read_time, expansion_jar=options.kafka_expansion_jar)
+        max_read_time_s=options.max_read_time, expansion_jar=options.kafka_expansion_jar,
+        expansion_service=options.kafka_expansion_service)
 
 
 def build_pipeline(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: str,
@@ -128,8 +135,11 @@ def build_pipeline(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: st
         messages = read_messages(pipeline, options, kind=kind, label=label)
     records, dead_letters = messages | f"Process{label}" >> ProcessRecords(
         kind=kind, key_file=options.pii_key_file,
-        categories=load_category_table(options.categories_file))
+        categories=load_category_table(options.categories_file),
+        max_message_bytes=options.max_message_bytes)
     streaming = options.view_as(StandardOptions).streaming
+    # Before enrich: RunInference's batching re-timestamps what it emits at bundle end.
+    _ = records | f"{label}EndToEndLatency" >> ObserveEndToEndLatency()
     records, enrich_dead = enrich(pipeline, records, options, label=label,
                                   streaming=streaming, weather=weather)
     all_dead = [dead_letters, *enrich_dead]
@@ -146,9 +156,11 @@ def build_pipeline(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: st
             all_dead.append(failed)
         if "weaviate" in sinks and not options.no_embeddings:
             _, failed = records | f"{label}ToWeaviate" >> WriteToWeaviate(
-                batch_size=options.weaviate_batch_size)
+                batch_size=options.weaviate_batch_size,
+                max_buffering_s=options.weaviate_max_buffering_s)
             all_dead.append(failed)
     dead = tuple(all_dead) | f"{label}AllDeadLetters" >> beam.Flatten()
+    _ = dead | f"{label}CountDeadLetters" >> CountDeadLetterReasons()
     if options.output_dir:
         _ = dead | f"Write{label}DeadLetters" >> WriteJsonLines(
             output_dir=options.output_dir, name=DEAD_LETTERS_FILE)

@@ -1,4 +1,5 @@
 """Weather and embeddings: the enrichment stage both pipelines run after the shield."""
+import functools
 from typing import Optional
 
 import apache_beam as beam
@@ -7,6 +8,7 @@ from apache_beam import PCollection
 from sensory import endpoints
 from sensory.io.weather import ReadCurrentWeather, local_base_url, resolve_api_key
 from sensory.pipelines.options import SensoryOptions
+from sensory.transforms.embedding_cache import EmbeddingCache
 from sensory.transforms.embeddings import EmbedRecords
 from sensory.transforms.embeddings_model import SentenceTransformerModelHandler
 from sensory.transforms.weather import AttachWeather
@@ -43,9 +45,24 @@ def enrich(pipeline: beam.Pipeline, records: PCollection, options: SensoryOption
         records = records | f"{label}AttachWeather" >> AttachWeather(weather=weather)
     if not options.no_embeddings:
         records, failed = records | f"{label}Embed" >> EmbedRecords(
-            model_handler=model_handler(options))
+            model_handler=model_handler(options), cache=embedding_cache(options))
         dead_letters.append(failed)
     return records, dead_letters
+
+
+def _redis_client(url: str):
+    import redis  # pylint: disable=import-outside-toplevel
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1)
+
+
+def embedding_cache(options: SensoryOptions) -> Optional[EmbeddingCache]:
+    """The embedding cache the options describe: Redis at ``--redis_url``, or None."""
+    url = _redis_url(options)
+    if options.no_embedding_cache or not url:
+        return None
+    return EmbeddingCache(redis_factory=functools.partial(_redis_client, url),
+                          key_file=options.pii_key_file, ttl_s=options.embedding_cache_ttl_s,
+                          batch_size=options.embedding_cache_batch_size)
 
 
 def _redis_url(options) -> Optional[str]:

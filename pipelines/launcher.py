@@ -13,8 +13,10 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from sensory import redact
+from sensory.metrics_export import env_port, pushgateway_url
 from sensory.pipelines import preflight
 from sensory.pipelines.core import DEAD_LETTERS_FILE, RECORDS_FILE, build_pipeline, check_options
+from sensory.pipelines.metrics import RunMetricsExporter
 from sensory.pipelines.options import SensoryOptions
 from sensory.settings import ConfigurationError
 
@@ -89,8 +91,16 @@ def run(kind: str, argv: Optional[Sequence[str]] = None,
         return 2
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, sensory_options, kind=kind)
-    result = pipeline.run()
-    result.wait_until_finish()
+    with metrics_exporter(kind, sensory_options) as exporter:
+        result = None
+        try:
+            result = pipeline.run()
+            exporter.watch(result)
+            result.wait_until_finish()
+        except BaseException:
+            exporter.finish(result, success=False)
+            raise
+        exporter.finish(result)
     counters = stage_counters(result)
     for name, value in sorted(counters.items()):
         _LOGGER.info("metric %s = %s", name, value)
@@ -101,13 +111,25 @@ def run(kind: str, argv: Optional[Sequence[str]] = None,
     return 0
 
 
+def metrics_exporter(kind: str, options: SensoryOptions) -> RunMetricsExporter:
+    """The run's Prometheus exporter as the ``--metrics_*`` options (or their defaults) say."""
+    port = options.metrics_port
+    if port is None:
+        port = env_port("SENSORY_PIPELINE_METRICS_PORT", 9464)
+    gateway = pushgateway_url() if options.metrics_pushgateway is None \
+        else options.metrics_pushgateway
+    return RunMetricsExporter(kind, port=port, pushgateway=gateway,
+                              snapshot_path=options.metrics_snapshot)
+
+
 def format_counters(kind: str, counters: dict[str, int]) -> str:
     """One line per stage: received, ok and dead-lettered, from the run's metrics."""
     stages = sorted({name.rsplit("/", 1)[0] for name in counters})
     lines = [f"{kind}:"]
     for stage in stages:
         parts = [f"{metric}={counters[f'{stage}/{metric}']}"
-                 for metric in ("received", "ok", "dead_lettered")
+                 for metric in ("received", "ok", "dead_lettered", "hits", "batch_duplicates",
+                                "misses")
                  if f"{stage}/{metric}" in counters]
         if parts:
             lines.append(f"  {stage.removeprefix('sensory.'):22s} {' '.join(parts)}")

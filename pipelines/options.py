@@ -24,8 +24,12 @@ def _add_source_options(parser) -> None:
     group.add_argument("--consumer_group", default=None,
                        help="Kafka consumer group. Default: sensory-<kind>.")
     group.add_argument("--kafka_impl", choices=("auto", "python", "java"), default="auto",
-                       help="Kafka reader implementation. Default: auto (python; java needs "
-                            "Beam's expansion-service jar).")
+                       help="Kafka reader implementation. Default: auto (java = Beam's "
+                            "KafkaIO on FlinkRunner/PortableRunner, python elsewhere).")
+    group.add_argument("--kafka_expansion_service", default=None,
+                       help="HOST:PORT of the Java expansion service for --kafka_impl=java. "
+                            "Default: none (runner_configs/flink_cluster.yaml sets the stack's, "
+                            "127.0.0.1:$SENSORY_EXPANSION_PORT).")
     group.add_argument("--kafka_expansion_jar", default=None,
                        help="Beam's io expansion-service jar for --kafka_impl=java. "
                             "Default: none.")
@@ -35,6 +39,9 @@ def _add_source_options(parser) -> None:
                        help="Bounded read: stop after this many records. Default: none.")
     group.add_argument("--max_read_time", type=float, default=None,
                        help="Bounded read: stop after this many seconds. Default: none.")
+    group.add_argument("--max_message_bytes", type=int, default=1 << 20,
+                       help="Larger messages become MessageTooLarge dead letters that keep only "
+                            "their size and SHA-256. Default: 1048576 (1 MiB).")
 
 
 def _add_enrichment_options(parser) -> None:
@@ -46,9 +53,9 @@ def _add_enrichment_options(parser) -> None:
                             "(http://127.0.0.1:$SENSORY_WEATHER_PORT/data/2.5); the real API is "
                             "https://api.openweathermap.org/data/2.5 with $OPENWEATHER_API_KEY.")
     group.add_argument("--redis_url", default=None,
-                       help="Redis for the weather cache; empty for none. Default: $REDIS_URL, "
-                            "else the local stack's with its generated password, "
-                            "redis://:<password>@127.0.0.1:$SENSORY_REDIS_PORT/0 (6379).")
+                       help="Redis for the weather and embedding caches (empty: no caches). "
+                            "Default: $REDIS_URL, else the local stack's with its generated "
+                            "password, redis://:<password>@127.0.0.1:$SENSORY_REDIS_PORT/0 (6379).")
     group.add_argument("--weather_refresh_s", type=float, default=1800.0,
                        help="Streaming runs refresh weather this often. Default: 1800.")
     group.add_argument("--no_embeddings", action="store_true", default=False,
@@ -64,6 +71,13 @@ def _add_enrichment_options(parser) -> None:
     group.add_argument("--embedding_max_batch_size", type=int, default=256,
                        help="Largest RunInference batch (encoded in sub-batches of 64, sorted "
                             "by length). Default: 256.")
+    group.add_argument("--no_embedding_cache", action="store_true", default=False,
+                       help="Embed every record instead of each distinct text once (the cache "
+                            "lives in the Redis of --redis_url). Default: off (cache on).")
+    group.add_argument("--embedding_cache_ttl_s", type=int, default=7 * 24 * 3600,
+                       help="Seconds a cached embedding lives. Default: 604800 (7 days).")
+    group.add_argument("--embedding_cache_batch_size", type=int, default=1000,
+                       help="Texts per cache lookup (one MGET). Default: 1000.")
 
 
 def _add_sink_options(parser) -> None:
@@ -81,6 +95,22 @@ def _add_sink_options(parser) -> None:
                        help="Longest a record waits for its Snowflake load. Default: 60.")
     group.add_argument("--weaviate_batch_size", type=int, default=200,
                        help="Objects per Weaviate import request. Default: 200.")
+    group.add_argument("--weaviate_max_buffering_s", type=float, default=1.0,
+                       help="Longest a record waits for its Weaviate import (a timer flushes "
+                            "even when no further record arrives). Default: 1.")
+
+
+def _add_metrics_options(parser) -> None:
+    group = parser.add_argument_group("sensory: metrics (docs/observability.md)")
+    group.add_argument("--metrics_port", type=int, default=None,
+                       help="Serve Prometheus /metrics on 127.0.0.1:PORT while the run lasts; 0 "
+                            "for none. Default: $SENSORY_PIPELINE_METRICS_PORT, else 9464.")
+    group.add_argument("--metrics_pushgateway", default=None,
+                       help="Pushgateway that keeps the run's final metrics; empty for none. "
+                            "Default: http://127.0.0.1:$SENSORY_PUSHGATEWAY_PORT (9091).")
+    group.add_argument("--metrics_snapshot", default=None,
+                       help="Also write the final metrics to this text file (for sensory "
+                            "report). Default: none.")
 
 
 class SensoryOptions(PipelineOptions):
@@ -97,6 +127,7 @@ class SensoryOptions(PipelineOptions):
             help="File holding the HMAC key for PII hashing. Default: none, which reads "
                  "$SENSORY_PII_KEY_FILE, then $SENSORY_PII_KEY; with neither the pipeline "
                  "refuses to start.")
+        _add_metrics_options(parser)
         group.add_argument(
             "--skip_preflight", action="store_true", default=False,
             help="Do not check input files, Kafka, Redis and the sinks before the run. "
@@ -109,3 +140,18 @@ class SensoryOptions(PipelineOptions):
             "--categories_file", default=None,
             help="JSON table of product category -> keywords. Default: the bundled "
                  "transforms/data/categories.json.")
+
+
+class FlinkCheckpointOptions(PipelineOptions):
+    """Flink runner options the Java side reads, declared so the portable runners pass them on
+    (options no Python class declares are dropped at submission)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group("flink: checkpointing")
+        group.add_argument("--checkpointing_interval", type=int, default=None,
+                           help="Milliseconds between Flink checkpoints. Default: none (off); "
+                                "runner_configs/flink_cluster.yaml sets 10000.")
+        group.add_argument("--checkpointing_mode", choices=("EXACTLY_ONCE", "AT_LEAST_ONCE"),
+                           default=None, help="Flink checkpointing mode. Default: none "
+                                              "(Flink's EXACTLY_ONCE).")

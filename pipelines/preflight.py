@@ -47,7 +47,8 @@ def check(options: SensoryOptions, *, kind: str, timeout_s: float = DEFAULT_TIME
             topics += [SCHEMA_ERRORS_TOPIC, DEAD_LETTERS_SOCIAL_TOPIC if kind == "social"
                        else DEAD_LETTERS_MARKET_TOPIC]
         check_kafka(bootstrap_servers(options), topics, timeout_s=timeout_s)
-    if not options.no_weather:
+    embedding_cache = not options.no_embeddings and not options.no_embedding_cache
+    if not options.no_weather or embedding_cache:
         url = endpoints.redis_url() if options.redis_url is None else options.redis_url
         if url:
             check_redis(url, explicit=options.redis_url is not None, timeout_s=timeout_s)
@@ -136,8 +137,9 @@ def check_weaviate(*, timeout_s: float) -> None:
             problem = f"refused the API key (HTTP {reply.status_code})"
         else:
             problem = f"requires an API key and none is set (HTTP {reply.status_code})"
-        hint = (f"the local stack's key is {stack_secrets.secret_path(stack_secrets.WEAVIATE_API_KEY)}"
-                if endpoints.is_local_host(settings.host) else "set the cluster's key")
+        key_file = stack_secrets.secret_path(stack_secrets.WEAVIATE_API_KEY)
+        hint = (f"the local stack's key is {key_file}" if endpoints.is_local_host(settings.host)
+                else "set the cluster's key")
         raise PreflightError(f"WEAVIATE_API_KEY: Weaviate at {where} {problem}; {hint}")
     if reply.status_code != 200:
         raise PreflightError(f"WEAVIATE_HOST/SENSORY_WEAVIATE_PORT: {where}/v1/meta answered "

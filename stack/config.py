@@ -30,3 +30,22 @@ WEAVIATE_RAFT_PORT = _port("SENSORY_WEAVIATE_RAFT_PORT", 18300)
 WEAVIATE_RAFT_RPC_PORT = _port("SENSORY_WEAVIATE_RAFT_RPC_PORT", 18301)
 SNOWFLAKE_PORT = _port("SENSORY_SNOWFLAKE_PORT", 8765)
 WEATHER_PORT = _port("SENSORY_WEATHER_PORT", 8091)
+# Monitoring (docs/observability.md): Prometheus, the Pushgateway that keeps the final metrics of
+# bounded runs, the Kafka lag exporter, and the /metrics endpoints Prometheus scrapes.
+PROMETHEUS_PORT = _port("SENSORY_PROMETHEUS_PORT", 9090)
+PUSHGATEWAY_PORT = _port("SENSORY_PUSHGATEWAY_PORT", 9091)
+KAFKA_EXPORTER_PORT = _port("SENSORY_KAFKA_EXPORTER_PORT", 9308)
+PIPELINE_METRICS_PORT = _port("SENSORY_PIPELINE_METRICS_PORT", 9464)
+SCRAPER_METRICS_PORT = _port("SENSORY_SCRAPER_METRICS_PORT", 9465)
+FLINK_JM_METRICS_PORT = _port("SENSORY_FLINK_JM_METRICS_PORT", 9249)
+FLINK_TM_METRICS_PORT = _port("SENSORY_FLINK_TM_METRICS_PORT", 9250)
+# Flink session cluster (`sensory stack up --flink`): REST/UI, JobManager RPC and blob server,
+# TaskManager RPC and data, Prometheus reporters, the Beam Python worker pool (EXTERNAL
+# environment) and the Java expansion service for the cross-language Kafka read.
+FLINK_REST_PORT = _port("SENSORY_FLINK_REST_PORT", 8081)
+FLINK_RPC_PORT = _port("SENSORY_FLINK_RPC_PORT", 6123)
+FLINK_BLOB_PORT = _port("SENSORY_FLINK_BLOB_PORT", 6124)
+FLINK_TM_RPC_PORT = _port("SENSORY_FLINK_TM_RPC_PORT", 6122)
+FLINK_TM_DATA_PORT = _port("SENSORY_FLINK_TM_DATA_PORT", 6121)
+WORKER_POOL_PORT = _port("SENSORY_WORKER_POOL_PORT", 50000)
+EXPANSION_PORT = _port("SENSORY_EXPANSION_PORT", 8097)

@@ -5,8 +5,11 @@ import time
 from typing import Callable, Iterable, Optional
 
 from sensory.stack import config
+from sensory.stack.exporters import KafkaLagExporterService, PushgatewayService
+from sensory.stack.flink import FlinkService
 from sensory.stack.kafka import KafkaService
 from sensory.stack.process import StackError
+from sensory.stack.prometheus import PrometheusService
 from sensory.stack.redis_server import RedisService
 from sensory.stack.service import Service, ServiceStatus
 from sensory.stack.snowflake import SnowflakeService
@@ -16,18 +19,33 @@ from sensory.stack.weaviate import WeaviateService
 _LOGGER = logging.getLogger(__name__)
 
 SERVICE_CLASSES = (KafkaService, RedisService, WeaviateService, SnowflakeService,
-                   WeatherEmulatorService)
+                   WeatherEmulatorService, PushgatewayService, KafkaLagExporterService,
+                   PrometheusService)
 SERVICE_NAMES = tuple(cls.name for cls in SERVICE_CLASSES)
+# Opt-in services: started only when named (`stack up --flink`); listed and stopped when running.
+OPTIONAL_SERVICE_CLASSES = (FlinkService,)
+OPTIONAL_SERVICE_NAMES = tuple(cls.name for cls in OPTIONAL_SERVICE_CLASSES)
+ALL_SERVICE_NAMES = SERVICE_NAMES + OPTIONAL_SERVICE_NAMES
 
 
 def services(names: Optional[Iterable[str]] = None) -> list[Service]:
     """The stack's services (all, or those named), rooted at ``config.local_dir()``."""
     wanted = set(names or SERVICE_NAMES)
-    unknown = wanted - set(SERVICE_NAMES)
+    unknown = wanted - set(ALL_SERVICE_NAMES)
     if unknown:
-        raise StackError(f"unknown service(s) {sorted(unknown)}; known: {list(SERVICE_NAMES)}")
+        raise StackError(f"unknown service(s) {sorted(unknown)}; known: {list(ALL_SERVICE_NAMES)}")
     local = config.local_dir()
-    return [cls(local) for cls in SERVICE_CLASSES if cls.name in wanted]
+    return [cls(local) for cls in SERVICE_CLASSES + OPTIONAL_SERVICE_CLASSES
+            if cls.name in wanted]
+
+
+def _with_running_optional(names: Optional[Iterable[str]]) -> Optional[list[str]]:
+    """``names``, or when None the default services plus any opt-in service now running."""
+    if names is not None:
+        return list(names)
+    local = config.local_dir()
+    return list(SERVICE_NAMES) + [cls.name for cls in OPTIONAL_SERVICE_CLASSES
+                                  if cls(local).pid is not None]
 
 
 def up(names: Optional[Iterable[str]] = None,
@@ -57,7 +75,10 @@ def up(names: Optional[Iterable[str]] = None,
             continue
         if not service.installed():
             progress(f"{service.name}: installing ...")
-            service.install()
+            if isinstance(service, FlinkService):
+                service.install(progress=progress)
+            else:
+                service.install()
             progress(f"{service.name}: installed in {time.monotonic() - began:.0f} s")
         progress(f"{service.name}: starting ...")
         service.start()
@@ -71,7 +92,7 @@ def down(names: Optional[Iterable[str]] = None,
          progress: Callable[[str], None] = _LOGGER.info) -> list[str]:
     """Stops the processes the stack started (by pid file); returns the names stopped."""
     stopped = []
-    for service in reversed(services(names)):
+    for service in reversed(services(names or ALL_SERVICE_NAMES)):
         if service.stop():
             stopped.append(service.name)
             progress(f"{service.name}: stopped")
@@ -80,7 +101,8 @@ def down(names: Optional[Iterable[str]] = None,
 
 def status(names: Optional[Iterable[str]] = None) -> dict[str, ServiceStatus]:
     """Status of each service, keyed by name."""
-    return {service.name: service.status() for service in services(names)}
+    return {service.name: service.status()
+            for service in services(_with_running_optional(names))}
 
 
 def status_dict(statuses: dict[str, ServiceStatus]) -> dict[str, dict]:

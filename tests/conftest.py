@@ -23,10 +23,16 @@ def pii_key(monkeypatch):
     return TEST_KEY.encode()
 
 
+import os  # noqa: E402
+
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 # The pii_key fixture only sets a constant environment variable, so sharing it across the
 # examples of one @given test is safe; Beam pipelines make examples slow by design.
 settings.register_profile("sensory", deadline=None, suppress_health_check=[
     HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-settings.load_profile("sensory")
+# Tests that pin max_examples keep their own count; the rest follow the profile chosen by
+# $SENSORY_HYPOTHESIS_PROFILE: "fast" (default, `make test`) or "slow" (10,000 examples).
+settings.register_profile("fast", settings.get_profile("sensory"), max_examples=200)
+settings.register_profile("slow", settings.get_profile("sensory"), max_examples=10_000)
+settings.load_profile(os.environ.get("SENSORY_HYPOTHESIS_PROFILE", "fast"))

@@ -13,19 +13,34 @@ CONFIGS = sorted(glob.glob("runner_configs/*.yaml"))
 
 @pytest.mark.parametrize("path", CONFIGS)
 def test_every_config_loads_with_defaults(path, monkeypatch):
-    for name in ("SENSORY_FLINK_MASTER", "SENSORY_FLINK_JOB_SERVER_JAR", "SENSORY_WORKER_POOL",
-                 "SENSORY_JOB_ENDPOINT", "SENSORY_ARTIFACT_ENDPOINT"):
+    for name in ("SENSORY_FLINK_MASTER", "SENSORY_FLINK_RUNTIME_JAR", "SENSORY_FLINK_REST_PORT",
+                 "SENSORY_WORKER_POOL_PORT", "SENSORY_EXPANSION_PORT",
+                 "SENSORY_EXPANSION_SERVICE"):
         monkeypatch.delenv(name, raising=False)
     config = load_runner_config(path)
     assert config["runner"] in {"DirectRunner", "FlinkRunner", "PortableRunner"}
     assert all("${" not in str(value) for value in config.values())
 
 
-def test_cluster_config_has_what_a_session_cluster_needs():
+def test_cluster_config_has_what_a_session_cluster_needs(monkeypatch):
+    for name in ("SENSORY_FLINK_REST_PORT", "SENSORY_WORKER_POOL_PORT", "SENSORY_EXPANSION_PORT"):
+        monkeypatch.delenv(name, raising=False)
     config = load_runner_config("runner_configs/flink_cluster.yaml")
     assert config["flink_master"] == "127.0.0.1:8081"
     assert config["parallelism"] >= 1 and config["checkpointing_interval"] > 0
-    assert config["environment_type"] == "EXTERNAL" and config["setup_file"] == "./setup.py"
+    assert config["environment_type"] == "EXTERNAL"
+    assert config["environment_config"] == "127.0.0.1:50000"
+    assert config["kafka_expansion_service"] == "127.0.0.1:8097"
+    assert config["flink_submit_uber_jar"] is True
+    assert config["flink_job_server_jar"].startswith(".local/flink-runtime/")
+
+
+def test_cluster_config_follows_the_stack_port_variables(monkeypatch):
+    monkeypatch.setenv("SENSORY_FLINK_REST_PORT", "18081")
+    monkeypatch.setenv("SENSORY_WORKER_POOL_PORT", "15000")
+    config = load_runner_config("runner_configs/flink_cluster.yaml")
+    assert config["flink_master"] == "127.0.0.1:18081"
+    assert config["environment_config"] == "127.0.0.1:15000"
 
 
 def test_environment_expansion_and_override_order(tmp_path, monkeypatch):

@@ -1,5 +1,5 @@
 """``EmbedRecords``: batched sentence-transformers embeddings for records via RunInference."""
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 import apache_beam as beam
 from apache_beam import PCollection
@@ -8,6 +8,7 @@ from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, R
 
 from sensory.deadletter import EMBEDDING_SERVICE, SOURCE_KEY, make_dead_letter
 from sensory.models import MARKET, RECORD_TYPE_KEY
+from sensory.transforms.embedding_cache import MISS_TAG, EmbeddingCache, LookUpFn, StoreFn
 
 EMBEDDINGS_NAMESPACE = "sensory.embeddings"
 EMBEDDING_KEY = "embedding"
@@ -35,15 +36,22 @@ def _attach(keyed: tuple[dict, PredictionResult], model_name: str) -> dict[str, 
     return {**record, EMBEDDING_KEY: result.inference, EMBEDDING_MODEL_KEY: model_name}
 
 
-def _failed_batch_to_dead_letters(failed) -> Iterable[dict]:
-    # RunInference's dead-letter output: (batch of (record, text), (exc type, message, trace)).
+def _attach_vector(keyed: tuple[dict, list], model_name: str) -> dict[str, Any]:
+    record, vector = keyed
+    return {**record, EMBEDDING_KEY: vector, EMBEDDING_MODEL_KEY: model_name}
+
+
+def _failed_batch_to_dead_letters(failed, grouped: bool = False) -> Iterable[dict]:
+    # RunInference's dead-letter output: (batch of (key, text), (exc type, message, trace)).
+    # The key is a record, or with the cache a (cache key, text, records) group.
     batch, error = failed
     if isinstance(error, tuple):
         error_type, message = getattr(error[0], "__name__", str(error[0])), str(error[1])
     else:
         error_type, message = type(error).__name__, str(error)
     counter = Metrics.counter(EMBEDDINGS_NAMESPACE, "dead_lettered")
-    for record, _text in batch:
+    records = [record for key, _text in batch for record in (key[2] if grouped else [key])]
+    for record in records:
         counter.inc()
         yield make_dead_letter(record, error_type=error_type,
                                message=f"embedding batch failed: {message}",
@@ -53,25 +61,51 @@ def _failed_batch_to_dead_letters(failed) -> Iterable[dict]:
 class EmbedRecords(beam.PTransform[PCollection[dict], PCollection[dict]]):
     """Adds ``embedding`` (a list of floats) and ``_embedding_model`` to every record.
 
-    Batching follows the model handler's min/max batch sizes. Records of a batch that fails are
+    Batching follows the model handler's min/max batch sizes. With a ``cache``, each text is
+    looked up first (``embedding_cache``) and only texts not seen before reach the model, once
+    per distinct text; every record still gets its vector. Records of a batch that fails are
     dead letters from ``embedding-service``. Returns ``(records, dead_letters)``.
 
     Args:
         model_handler: A ``SentenceTransformerModelHandler`` (or any handler of str → vector
             with a ``model_name``).
+        cache: Where the embedding cache is, or None to embed every record.
     """
 
-    def __init__(self, *, model_handler):
+    def __init__(self, *, model_handler, cache: Optional[EmbeddingCache] = None):
         super().__init__()
         if not hasattr(model_handler, "model_name"):
             raise TypeError("model_handler needs a model_name attribute")
+        if cache is not None and not isinstance(cache, EmbeddingCache):
+            raise TypeError("cache must be an EmbeddingCache or None")
         self._handler = model_handler
+        self._cache = cache
 
     def expand(self, records):  # -> (records, dead_letters)
         keyed = records | "KeyByText" >> beam.Map(lambda r: (r, embedding_text(r)))
-        main, failures = keyed | "Encode" >> RunInference(
-            KeyedModelHandler(self._handler)).with_exception_handling()
-        embedded = main | "Attach" >> beam.Map(_attach, self._handler.model_name)
+        if self._cache is None:
+            main, failures = keyed | "Encode" >> RunInference(
+                KeyedModelHandler(self._handler)).with_exception_handling()
+            embedded = main | "Attach" >> beam.Map(_attach, self._handler.model_name)
+            dead = failures.failed_inferences | "FailedBatches" >> beam.FlatMap(
+                _failed_batch_to_dead_letters)
+            return embedded, dead
+        cache, model_name = self._cache, self._handler.model_name
+        looked_up = keyed | "CacheLookUp" >> beam.ParDo(LookUpFn(
+            cache.redis_factory, model_name, cache.key_file, cache.batch_size)).with_outputs(
+                MISS_TAG, main="hit")
+        main, failures = (
+            looked_up[MISS_TAG]
+            | "KeyByMissText" >> beam.Map(lambda miss: (miss, miss[1]))
+            | "Encode" >> RunInference(KeyedModelHandler(self._handler)).with_exception_handling())
+        stored = (main
+                  | "Vectors" >> beam.Map(lambda kv: (kv[0], kv[1].inference))
+                  | "CacheStore" >> beam.ParDo(StoreFn(
+                      cache.redis_factory, model_name, cache.key_file, cache.batch_size,
+                      cache.ttl_s)))
+        embedded = ((looked_up.hit, stored)
+                    | "HitsAndMisses" >> beam.Flatten()
+                    | "Attach" >> beam.Map(_attach_vector, model_name))
         dead = failures.failed_inferences | "FailedBatches" >> beam.FlatMap(
-            _failed_batch_to_dead_letters)
+            _failed_batch_to_dead_letters, grouped=True)
         return embedded, dead

@@ -8,6 +8,7 @@ The key is read on the worker in ``setup()`` (from ``--pii_key_file`` or ``$SENS
 rather than captured at construction, so it never travels inside the pickled pipeline graph.
 """
 import logging
+import re
 from typing import Any, Iterable, Optional
 
 import apache_beam as beam
@@ -29,11 +30,20 @@ _NOT_FREE_TEXT = frozenset({
     "posted_at", "created_at",
 })
 
+# Every kind of free-text PII the hasher recognises (phones, cards, IDs, e-mails) holds a digit
+# (any script: \d is Unicode-aware) or an at sign; text with neither skips the recognisers.
+# Most strings (hashtags, cities, many posts) have neither, and scrubbing was the costliest step.
+_MAY_HOLD_PII = re.compile(r"[\d@＠]").search
+
+
+def _scrub_str(hasher: PIIHasher, text: str) -> str:
+    return hasher.scrub_text(text) if _MAY_HOLD_PII(text) else text
+
 
 def _scrub_value(hasher: PIIHasher, value: Any) -> Any:
     """Recursively hashes PII keys and tokenises PII in every string of a JSON value."""
     if isinstance(value, str):
-        return hasher.scrub_text(value)
+        return _scrub_str(hasher, value)
     if isinstance(value, list):
         return [_scrub_value(hasher, item) for item in value]
     if isinstance(value, dict):
@@ -42,7 +52,7 @@ def _scrub_value(hasher: PIIHasher, value: Any) -> Any:
             if key in PII_FIELDS:
                 out[PII_FIELDS[key]] = hasher.hash_field(key, item)
             else:
-                out[hasher.scrub_text(key)] = _scrub_value(hasher, item)
+                out[_scrub_str(hasher, key)] = _scrub_value(hasher, item)
         return out
     return value
 

@@ -9,6 +9,10 @@ import hmac
 import re
 from typing import Any, Callable
 
+from stdnum import luhn
+
+from sensory.transforms.pii_phones import find_phones, normalize_phone_number
+
 ANONYMIZATION_VERSION = "1"
 
 # Structured PII fields and their aliases on input -> the field that replaces them.
@@ -32,10 +36,6 @@ _NOT_BEFORE = r"(?![0-9A-Za-z_])"
 EMAIL_RE = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]")
-# +8801712345678, 8801712345678, 008801712345678, +88 01712-345678, +880 1712-345678, 01712345678
-PHONE_RE = re.compile(
-    r"(?<![0-9A-Za-z_+])(?:(?:\+|00)?88[ -]*0[ -]*|0)1[3-9][0-9]{2}[ -]*[0-9]{3}[ -]*[0-9]{3}"
-    + _NOT_BEFORE)
 # Candidate card numbers: digit groups joined by single spaces or dashes; Luhn decides.
 CARD_CANDIDATE_RE = re.compile(_NOT_AFTER + r"[0-9]+(?:[ -][0-9]+)*" + _NOT_BEFORE)
 NID_RE = re.compile(_NOT_AFTER + r"(?:[0-9]{17}|[0-9]{13}|[0-9]{10})" + _NOT_BEFORE)
@@ -48,26 +48,28 @@ _KEY_VALUE_RE = re.compile(
 
 
 def luhn_valid(digits: str) -> bool:
-    """Returns whether a string of ASCII digits passes the Luhn check."""
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if position % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
+    """Returns whether a string of ASCII digits passes the Luhn check (python-stdnum)."""
+    return luhn.is_valid(digits)
 
 
 def normalize_phone(value: str) -> str:
-    """Maps every Bangladeshi form of a mobile number to ``+8801XXXXXXXXX``.
+    """Maps every written form of a phone number to E.164, e.g. ``+8801712345678``.
+
+    libphonenumber decides (region ``BD`` when no country code is written), so a structured
+    ``customer_phone`` and the same number found in free text hash alike.
 
     Args:
         value: A phone number as written, in ASCII or Bengali digits.
 
     Returns:
-        The canonical form, or the bare digits when it is not a Bangladeshi mobile number.
+        The E.164 form; for a value libphonenumber does not accept as valid, the old
+        Bangladeshi mapping (``+8801XXXXXXXXX``) or else the bare digits.
     """
-    digits = re.sub(r"[^0-9]", "", value.translate(_BENGALI_DIGITS))
+    ascii_value = value.translate(_BENGALI_DIGITS)
+    e164 = normalize_phone_number(ascii_value)
+    if e164:
+        return e164
+    digits = re.sub(r"[^0-9]", "", ascii_value)
     if digits.startswith("00"):
         digits = digits[2:]
     if digits.startswith("880") and len(digits) == 13:
@@ -118,10 +120,10 @@ class PIIHasher:
         Order matters: e-mails first (they may contain digits), phones before cards (a phone
         with its country code is 13 digits and could pass Luhn), NIDs last.
         """
-        text = _sub(text, EMAIL_RE, lambda m: self.token("email", m))
-        text = _sub(text, PHONE_RE, lambda m: self.token("phone", m))
+        text = _sub(text, EMAIL_RE, lambda m: self.token("email", _ascii(m)))
+        text = self._phones(text)
         text = _sub(text, CARD_CANDIDATE_RE, self._cards_in_run)
-        return _sub(text, NID_RE, lambda m: self.token("nid", m))
+        return _sub(text, NID_RE, lambda m: self.token("nid", _ascii(m)))
 
     def scrub_key_values(self, text: str) -> str:
         """Hashes the values of PII keys found in text that is not valid JSON."""
@@ -130,15 +132,28 @@ class PIIHasher:
             return f"{match.group('head')}{match.group('vq')}{value}"
         return _KEY_VALUE_RE.sub(replace, text)
 
+    def _phones(self, text: str) -> str:
+        found = find_phones(text.translate(_BENGALI_DIGITS))
+        if not found:
+            return text
+        pieces, last = [], 0
+        for match in found:
+            pieces += [text[last:match.start], self.token("phone", match.e164)]
+            last = match.end
+        pieces.append(text[last:])
+        return "".join(pieces)
+
     def _cards_in_run(self, run: str) -> str:
         # A run of digit groups may hold a card plus neighbouring numbers ("4111 ... 1111 123"):
         # take the longest Luhn-valid stretch of whole groups from each starting group.
+        # ``run`` is the original text (digits in either script); hash the ASCII digits, but
+        # give back what is not a card exactly as written.
         parts = _GROUP_SPLIT_RE.split(run)
         separators = _GROUP_SPLIT_RE.findall(run)
         out, start = [], 0
         while start < len(parts):
             for end in range(len(parts), start, -1):
-                digits = "".join(parts[start:end])
+                digits = _ascii("".join(parts[start:end]))
                 if 13 <= len(digits) <= 19 and luhn_valid(digits):
                     out.append(self.token("card", digits))
                     break
@@ -151,13 +166,20 @@ class PIIHasher:
         return "".join(out)
 
 
+def _ascii(text: str) -> str:
+    return text.translate(_BENGALI_DIGITS)
+
+
 def _sub(text: str, pattern: re.Pattern, replace: Callable[[str], str]) -> str:
-    """Like ``pattern.sub`` but matching on the ASCII-digit copy and cutting the original."""
+    """Like ``pattern.sub`` but matching on the ASCII-digit copy and cutting the original.
+
+    ``replace`` gets the original slice, so what it gives back unchanged keeps its script.
+    """
     ascii_text = text.translate(_BENGALI_DIGITS)
     pieces, last = [], 0
     for match in pattern.finditer(ascii_text):
         pieces.append(text[last:match.start()])
-        pieces.append(replace(match.group(0)))
+        pieces.append(replace(text[match.start():match.end()]))
         last = match.end()
     if not pieces:
         return text

@@ -1,12 +1,21 @@
-"""Parsing and validating raw messages against the record contract."""
+"""Parsing and validating raw messages against the record contract.
+
+Hostile input is expected (docs/records.md, "Hostile input"): messages over
+``--max_message_bytes`` are dead-lettered with their size and SHA-256 only; a leading UTF-8
+BOM is ignored; NaN, Infinity, numbers that overflow to infinity (``1e309``), duplicate keys and
+nesting deeper than :data:`MAX_DEPTH` are rejected; nothing can escape as an exception.
+"""
+import hashlib
 import json
 import logging
+import math
 import time
 from typing import Any, Iterable, Union
 
 import apache_beam as beam
 import pydantic
 from apache_beam import PCollection, pvalue
+from apache_beam.metrics import Metrics
 
 from sensory.deadletter import DEAD_LETTER_TAG, SCHEMA_VALIDATOR, SOURCE_KEY, make_dead_letter, \
     source_metadata
@@ -23,6 +32,13 @@ DECODE_ERROR = "DecodeError"
 PARSE_ERROR = "ParseError"
 NOT_AN_OBJECT = "NotAnObject"
 VALIDATION_ERROR = "ValidationError"
+TOO_LARGE = "MessageTooLarge"
+
+DEFAULT_MAX_MESSAGE_BYTES = 1 << 20
+# No record of the contract is nested more than a few levels; deeper input is an attack or a
+# bug, and recursing into it (pydantic, the shield, json.dumps) could exhaust the stack.
+MAX_DEPTH = 64
+_BOM = "\ufeff"
 
 RawInput = Union[SourceMessage, bytes, str]
 
@@ -40,6 +56,48 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ValueError("a number is too large for a double")
+    return value
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _DuplicateKey("an object has a duplicate key")
+    return out
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests containers deeper than ``limit`` (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children
+                         if isinstance(child, (dict, list)))
+    return False
+
+
+def _size_bytes(value: Union[bytes, str]) -> int:
+    return len(value) if isinstance(value, bytes) else len(value.encode("utf-8", "surrogatepass"))
+
+
+def oversized_original(value: Union[bytes, str]) -> dict[str, Any]:
+    """What a dead letter keeps of an oversized message: its size and SHA-256, no content."""
+    data = value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")
+    return {"size_bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
 def _describe(errors: list[dict]) -> str:
     """Formats pydantic errors as ``field: problem`` without the offending (maybe PII) input."""
     parts = []
@@ -51,12 +109,14 @@ def _describe(errors: list[dict]) -> str:
     return "; ".join(parts)
 
 
-def parse_record(value: Union[bytes, str], model: type[pydantic.BaseModel]) -> dict[str, Any]:
+def parse_record(value: Union[bytes, str], model: type[pydantic.BaseModel], *,
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> dict[str, Any]:
     """Decodes, parses and validates one message.
 
     Args:
         value: The raw payload.
         model: The pydantic model of the record kind.
+        max_message_bytes: Larger payloads are rejected without being decoded or kept.
 
     Returns:
         The validated record as a JSON-ready dict.
@@ -64,6 +124,11 @@ def parse_record(value: Union[bytes, str], model: type[pydantic.BaseModel]) -> d
     Raises:
         _Rejected: With the dead letter's error type, message and original data.
     """
+    size = _size_bytes(value)
+    if size > max_message_bytes:
+        raise _Rejected(TOO_LARGE, f"message is {size} bytes, over --max_message_bytes="
+                        f"{max_message_bytes}; only its size and SHA-256 are kept",
+                        oversized_original(value))
     if isinstance(value, bytes):
         try:
             text = value.decode("utf-8")
@@ -72,10 +137,15 @@ def parse_record(value: Union[bytes, str], model: type[pydantic.BaseModel]) -> d
                             value.decode("utf-8", errors="replace")) from None
     else:
         text = value
+    text = text.removeprefix(_BOM)
     if not text.strip():
         raise _Rejected(PARSE_ERROR, "message is empty", text)
     try:
-        parsed = json.loads(text, parse_constant=_reject_constant)
+        parsed = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
+                            object_pairs_hook=_object_without_duplicates)
+    except RecursionError:
+        raise _Rejected(PARSE_ERROR, f"message nests deeper than {MAX_DEPTH} levels",
+                        text) from None
     except ValueError as err:
         reason = getattr(err, "msg", str(err))
         where = f" at line {err.lineno} column {err.colno}" if hasattr(err, "lineno") else ""
@@ -83,6 +153,8 @@ def parse_record(value: Union[bytes, str], model: type[pydantic.BaseModel]) -> d
     if not isinstance(parsed, dict):
         raise _Rejected(NOT_AN_OBJECT,
                         f"message is a JSON {type(parsed).__name__}, expected an object", text)
+    if _depth_exceeds(parsed, MAX_DEPTH):
+        raise _Rejected(PARSE_ERROR, f"message nests deeper than {MAX_DEPTH} levels", text)
     try:
         record = model.model_validate(parsed)
     except pydantic.ValidationError as err:
@@ -93,14 +165,17 @@ def parse_record(value: Union[bytes, str], model: type[pydantic.BaseModel]) -> d
 
 
 class _ValidateFn(beam.DoFn):
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, max_message_bytes: int):
         super().__init__()
         self._kind = kind
         self._model = RECORD_MODELS[kind]
+        self._max_message_bytes = max_message_bytes
         self._metrics = None
+        self._too_large = None
 
     def setup(self):
         self._metrics = StageMetrics(VALIDATE_NAMESPACE)
+        self._too_large = Metrics.counter(VALIDATE_NAMESPACE, "too_large")
 
     def process(self, element: RawInput) -> Iterable[Any]:
         self._metrics.received.inc()
@@ -111,9 +186,11 @@ class _ValidateFn(beam.DoFn):
         else:
             value, source = element, source_metadata(None, None, None)
         try:
-            record = parse_record(value, self._model)
+            record = parse_record(value, self._model, max_message_bytes=self._max_message_bytes)
         except _Rejected as rejected:
             self._metrics.dead_lettered.inc()
+            if rejected.error_type == TOO_LARGE:
+                self._too_large.inc()
             # Only the coordinates and the reason: the payload may hold raw PII.
             _LOGGER.debug("rejected message at %s: %s", source, rejected.error_type)
             yield pvalue.TaggedOutput(DEAD_LETTER_TAG, make_dead_letter(
@@ -136,15 +213,24 @@ class ValidateRecords(beam.PTransform[PCollection[RawInput], PCollection[dict]])
     the failing field. Every input leaves exactly once, as a record or as a dead letter.
     Returns ``(records, dead_letters)``.
 
+    Messages over ``max_message_bytes`` become ``MessageTooLarge`` dead letters that keep only
+    the size and SHA-256 of the body.
+
     Args:
         kind: ``"social"`` or ``"market"``.
+        max_message_bytes: Largest message accepted, in bytes (default 1 MiB).
     """
 
-    def __init__(self, *, kind: str):
+    def __init__(self, *, kind: str, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES):
         super().__init__()
         if kind not in RECORD_MODELS:
             raise ValueError(f"kind must be one of {sorted(RECORD_MODELS)}, got {kind!r}")
+        if not isinstance(max_message_bytes, int) or max_message_bytes < 1:
+            raise ValueError(f"max_message_bytes must be a positive integer, "
+                             f"got {max_message_bytes!r}")
         self._kind = kind
+        self._max_message_bytes = max_message_bytes
 
     def expand(self, messages):  # -> (records, dead_letters)
-        return split_outputs(messages, "ParseAndValidate", _ValidateFn(self._kind))
+        return split_outputs(messages, "ParseAndValidate",
+                             _ValidateFn(self._kind, self._max_message_bytes))

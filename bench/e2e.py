@@ -1,0 +1,259 @@
+"""The yardstick: Kafka → social pipeline → Snowflake + Weaviate, bounded, against raw ``encode``.
+
+In one run, on the local stack (``sensory stack up`` first):
+
+1. For each mode (``embeddings``: all stages and both sinks; ``plain``: ``--no_embeddings
+   --sinks=snowflake``) and each of two sizes, produce N sample posts to a fresh topic and run
+   ``python -m sensory.pipelines.social --topics=T --read_until_end`` as a subprocess, timing it
+   from launch to exit. The marginal rate is ``(N2 - N1) / (t2 - t1)`` (start-up cancels); the
+   start-up time is the intercept ``t1 - N1 / rate``.
+2. Raw ``model.encode`` (torch, the whole list, batch 64) over exactly the texts the pipeline
+   embeds (the valid records' shielded, categorised embedding texts, duplicates included),
+   measured before and after the embedding runs; the ratio divides the pipeline's rate in valid
+   records per second by the mean of the two.
+
+Texts: the sample generator's posts made unique per run, then a stated fraction
+(``--duplicate_rate``) of records copy the content of an earlier record (reposts, templated
+posts). The measured share of valid records whose text repeats an earlier one is printed.
+
+``--baseline PYTHON`` runs every pipeline a second time with another interpreter (e.g. a
+checkout of ``main`` with its own venv), interleaved with this checkout's runs, so before/after
+ratios come from one run of the machine. ``uptime`` is printed with the figures.
+
+Usage: python bench/e2e.py [--sizes 1000,3000] [--plain_sizes 5000,25000]
+       [--duplicate_rate 0.3] [--modes embeddings,plain] [--baseline PYTHON]
+       [--pipeline_args "..."] [--repeats 1]
+"""
+import argparse
+import json
+import os
+import random
+import re
+import secrets
+import subprocess
+import sys
+import time
+import uuid
+
+from confluent_kafka import Producer
+
+from sensory import endpoints
+from sensory.io.kafka_admin import ensure_topics
+from sensory.io.kafka_write import producer_config
+from sensory.samples import sample_lines
+from sensory.topics import TOPICS, TopicSpec
+
+PARTITIONS = 6
+MODES = {
+    "embeddings": ["--sinks=snowflake,weaviate"],
+    "plain": ["--no_embeddings", "--sinks=snowflake"],
+}
+
+
+def make_lines(count: int, duplicate_rate: float, salt: str, seed: int = 11) -> list[str]:
+    """Sample posts with unique ids and texts, a ``duplicate_rate`` share of them reposts."""
+    rng = random.Random(seed)
+    contents: list[tuple[str, list]] = []
+    out = []
+    for index, line in enumerate(sample_lines("social", count, seed=seed)):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            out.append(line)  # a deliberately broken line stays broken
+            continue
+        if not isinstance(record, dict):
+            out.append(line)
+            continue
+        record["post_id"] = f"e2e-{salt}-{index}"
+        if contents and rng.random() < duplicate_rate:
+            record["content"], record["hashtags"] = rng.choice(contents)
+        elif isinstance(record.get("content"), str):
+            # A word that makes the text unique without looking like a number to the shield.
+            record["content"] += f" lot {salt}x{index}"
+            contents.append((record["content"], record.get("hashtags", [])))
+        out.append(json.dumps(record, ensure_ascii=False))
+    return out
+
+
+def produce(bootstrap: str, topic: str, lines: list[str]) -> None:
+    producer = Producer(producer_config(bootstrap))
+    for line in lines:
+        while True:
+            try:
+                producer.produce(topic, value=line.encode("utf-8"))
+                break
+            except BufferError:
+                producer.poll(0.1)
+    if producer.flush(120):
+        raise RuntimeError("messages left unacknowledged")
+
+
+def pipeline_texts(lines: list[str]) -> list[str]:
+    """What the pipeline embeds for these lines: valid records, shielded, with category."""
+    # pylint: disable=import-outside-toplevel,protected-access
+    from sensory.models import RECORD_MODELS, RECORD_TYPE_KEY
+    from sensory.transforms.context import _ContextFn, load_category_table
+    from sensory.transforms.embeddings import embedding_text
+    from sensory.transforms.pii import _ShieldFn
+    from sensory.transforms.validate import _Rejected, parse_record
+    shield, context = _ShieldFn(None), _ContextFn(load_category_table())
+    shield.setup()
+    context.setup()
+    texts = []
+    for line in lines:
+        try:
+            record = parse_record(line, RECORD_MODELS["social"])
+        except _Rejected:
+            continue
+        record[RECORD_TYPE_KEY] = "social"
+        texts.append(embedding_text(context.transform_record(shield.transform_record(record))))
+    return texts
+
+
+def raw_encode_rate(model, texts: list[str]) -> float:
+    model.encode(texts[:64], batch_size=64)  # warm-up
+    started = time.perf_counter()
+    model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+    return len(texts) / (time.perf_counter() - started)
+
+
+def run_pipeline(python: str, topic: str, mode: str, extra: list[str]) -> tuple[float, str]:
+    """Runs the social pipeline bounded on ``topic``; returns (wall seconds, its output)."""
+    argv = [python, "-m", "sensory.pipelines.social", f"--topics={topic}",
+            f"--consumer_group=e2e-{uuid.uuid4().hex[:8]}", "--read_until_end",
+            *MODES[mode], *extra]
+    started = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, cwd="/tmp", check=False)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr[-4000:])
+        raise RuntimeError(f"pipeline failed ({done.returncode}): {' '.join(argv)}")
+    return wall, done.stdout + done.stderr
+
+
+def sink_ok(output: str) -> int:
+    match = re.search(r"snowflake_sink\s+received=\d+ ok=(\d+)", output)
+    return int(match.group(1)) if match else -1
+
+
+def cache_counts(output: str) -> dict[str, int]:
+    """The run's ``sensory.embedding_cache`` counters, from its summary."""
+    match = re.search(r"embedding_cache\s+(.*)", output)
+    return {name: int(value) for name, value in re.findall(r"(\w+)=(\d+)", match.group(1))} \
+        if match else {}
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+
+
+def cleanup(salt_prefix: str) -> None:
+    """Deletes the rows and objects this run wrote (best effort)."""
+    # pylint: disable=import-outside-toplevel
+    try:
+        from sensory.io.snowflake_conn import SnowflakeSettings, connect
+        conn = connect(SnowflakeSettings.from_env())
+        conn.cursor().execute("DELETE FROM SOCIAL_POSTS WHERE POST_ID LIKE %s",
+                              (f"e2e-{salt_prefix}%",))
+        conn.close()
+    except Exception as err:  # pylint: disable=broad-except
+        print(f"cleanup snowflake: {type(err).__name__}: {err}")
+    try:
+        from weaviate.classes.query import Filter
+
+        from sensory.io.weaviate import WeaviateSettings, connect as weaviate_connect
+        with weaviate_connect(WeaviateSettings.from_env()) as client:
+            if client.collections.exists("SocialPost"):
+                client.collections.get("SocialPost").data.delete_many(
+                    where=Filter.by_property("post_id").like(f"e2e-{salt_prefix}*"))
+    except Exception as err:  # pylint: disable=broad-except
+        print(f"cleanup weaviate: {type(err).__name__}: {err}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,3000", help="two sizes, embeddings mode")
+    parser.add_argument("--plain_sizes", default="5000,25000", help="two sizes, plain mode")
+    parser.add_argument("--duplicate_rate", type=float, default=0.3)
+    parser.add_argument("--modes", default="embeddings,plain")
+    parser.add_argument("--baseline", default=None, help="python of another checkout")
+    parser.add_argument("--pipeline_args", default="", help="extra args for this checkout")
+    parser.add_argument("--baseline_args", default="", help="extra args for the baseline")
+    parser.add_argument("--also_nocache", action="store_true",
+                        help="also run this checkout with --no_embedding_cache")
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    os.environ.setdefault("SENSORY_PII_KEY", secrets.token_hex(32))
+    bootstrap = endpoints.kafka_bootstrap()
+    ensure_topics(bootstrap, TOPICS)
+    run_salt = uuid.uuid4().hex[:6]
+    variants = [("this", sys.executable, args.pipeline_args.split())]
+    if args.also_nocache:
+        variants.append(("nocache", sys.executable,
+                         args.pipeline_args.split() + ["--no_embedding_cache"]))
+    if args.baseline:
+        variants.append(("baseline", args.baseline, args.baseline_args.split()))
+    print(f"load before: {uptime()}")
+    model = None
+    results = {}
+    for mode in args.modes.split(","):
+        sizes = [int(n) for n in (args.sizes if mode == "embeddings" else
+                                  args.plain_sizes).split(",")]
+        texts = None
+        encode_rates = []
+        if mode == "embeddings":
+            from sensory.transforms.embeddings_model import load_sentence_transformer  # pylint: disable=import-outside-toplevel
+            model = model or load_sentence_transformer(None, "torch", "cpu")
+            # The very texts of this checkout's largest run (same salt, so same lengths).
+            probe_salt = f"{run_salt}{mode[0]}0t{sizes[-1]}"
+            texts = pipeline_texts(make_lines(sizes[-1], args.duplicate_rate, probe_salt))
+            encode_rates.append(raw_encode_rate(model, texts))
+        for repeat in range(args.repeats):
+            for size in sizes:
+                for name, python, extra in variants:
+                    salt = f"{run_salt}{mode[0]}{repeat}{name[0]}{size}"
+                    lines = make_lines(size, args.duplicate_rate, salt)
+                    topic = f"bench-e2e-{salt}"
+                    ensure_topics(bootstrap, {topic: TopicSpec(PARTITIONS, 1)})
+                    produce(bootstrap, topic, lines)
+                    wall, output = run_pipeline(python, topic, mode, extra)
+                    written = sink_ok(output)
+                    cache = cache_counts(output)
+                    if cache:
+                        served = cache.get("hits", 0) + cache.get("batch_duplicates", 0)
+                        looked = served + cache.get("misses", 0)
+                        cache_note = (f", cache hit rate {served / max(looked, 1):.3f} "
+                                      f"({cache})")
+                    else:
+                        cache_note = ""
+                    results.setdefault((mode, name), {}).setdefault(size, []).append(wall)
+                    print(f"{mode:10s} {name:8s} n={size:6d} wall {wall:6.2f} s, "
+                          f"snowflake ok={written}{cache_note}  | {uptime()}", flush=True)
+        if mode == "embeddings":
+            encode_rates.append(raw_encode_rate(model, texts))
+            distinct = len(set(texts))
+            print(f"texts: {len(texts)} valid of {sizes[-1]} messages, {distinct} distinct "
+                  f"(repeat share {1 - distinct / len(texts):.3f})")
+            print(f"raw model.encode [torch] of those texts: "
+                  f"{' / '.join(f'{r:.1f}' for r in encode_rates)} rec/s (before / after)")
+        valid_share = len(pipeline_texts(make_lines(sizes[-1], args.duplicate_rate, "share"))) \
+            / sizes[-1]
+        for name, _python, _extra in variants:
+            walls = results[(mode, name)]
+            small, large = sizes
+            t_small = sorted(walls[small])[len(walls[small]) // 2]
+            t_large = sorted(walls[large])[len(walls[large]) // 2]
+            rate = (large - small) / max(t_large - t_small, 1e-9)
+            startup = t_small - small / rate
+            line = (f"{mode:10s} {name:8s} marginal {rate:8.1f} msg/s "
+                    f"({rate * valid_share:8.1f} valid rec/s), start-up {startup:5.1f} s")
+            if encode_rates:
+                raw = sum(encode_rates) / len(encode_rates)
+                line += f", ratio to raw encode per valid record {rate * valid_share / raw:.3f}"
+            print(line)
+    print(f"load after: {uptime()}")
+    cleanup(run_salt)
+
+
+if __name__ == "__main__":
+    main()
