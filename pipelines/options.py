@@ -54,8 +54,8 @@ def _add_enrichment_options(parser) -> None:
                             "https://api.openweathermap.org/data/2.5 with $OPENWEATHER_API_KEY.")
     group.add_argument("--redis_url", default=None,
                        help="Redis for the weather and embedding caches (empty: no caches). "
-                            "Default: the local stack's, "
-                            "redis://127.0.0.1:$SENSORY_REDIS_PORT/0 (6379).")
+                            "Default: $REDIS_URL, else the local stack's with its generated "
+                            "password, redis://:<password>@127.0.0.1:$SENSORY_REDIS_PORT/0 (6379).")
     group.add_argument("--weather_refresh_s", type=float, default=1800.0,
                        help="Streaming runs refresh weather this often. Default: 1800.")
     group.add_argument("--no_embeddings", action="store_true", default=False,

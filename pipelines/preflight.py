@@ -8,6 +8,7 @@ runners whose workers reach services the submitting machine cannot.
 import logging
 import socket
 from typing import Optional
+from urllib.parse import urlsplit
 
 from sensory import endpoints, stack_secrets
 from sensory.pipelines.options import SensoryOptions
@@ -46,7 +47,8 @@ def check(options: SensoryOptions, *, kind: str, timeout_s: float = DEFAULT_TIME
             topics += [SCHEMA_ERRORS_TOPIC, DEAD_LETTERS_SOCIAL_TOPIC if kind == "social"
                        else DEAD_LETTERS_MARKET_TOPIC]
         check_kafka(bootstrap_servers(options), topics, timeout_s=timeout_s)
-    if not options.no_weather:
+    embedding_cache = not options.no_embeddings and not options.no_embedding_cache
+    if not options.no_weather or embedding_cache:
         url = endpoints.redis_url() if options.redis_url is None else options.redis_url
         if url:
             check_redis(url, explicit=options.redis_url is not None, timeout_s=timeout_s)
@@ -106,8 +108,9 @@ def check_redis(url: str, *, explicit: bool, timeout_s: float) -> None:
         hint = ("put the password in the URL: redis://:PASSWORD@host:port/0" if explicit else
                 f"the stack's password is in "
                 f"{stack_secrets.secret_path(stack_secrets.REDIS_PASSWORD)}")
-        raise PreflightError(f"{setting}: Redis refused the credentials "
-                             f"({_first_line(err)}; {hint}; --redis_url= runs without "
+        problem = ("Redis refused the credentials" if urlsplit(url).password
+                   else "Redis requires a password and the URL has none")
+        raise PreflightError(f"{setting}: {problem} ({hint}; --redis_url= runs without "
                              "cache)") from err
     except (redis.ConnectionError, redis.TimeoutError) as err:
         raise PreflightError(f"{setting}: Redis did not answer within {timeout_s:g} s "
@@ -134,8 +137,9 @@ def check_weaviate(*, timeout_s: float) -> None:
             problem = f"refused the API key (HTTP {reply.status_code})"
         else:
             problem = f"requires an API key and none is set (HTTP {reply.status_code})"
-        hint = (f"the local stack's key is {stack_secrets.secret_path(stack_secrets.WEAVIATE_API_KEY)}"
-                if endpoints.is_local_host(settings.host) else "set the cluster's key")
+        key_file = stack_secrets.secret_path(stack_secrets.WEAVIATE_API_KEY)
+        hint = (f"the local stack's key is {key_file}" if endpoints.is_local_host(settings.host)
+                else "set the cluster's key")
         raise PreflightError(f"WEAVIATE_API_KEY: Weaviate at {where} {problem}; {hint}")
     if reply.status_code != 200:
         raise PreflightError(f"WEAVIATE_HOST/SENSORY_WEAVIATE_PORT: {where}/v1/meta answered "

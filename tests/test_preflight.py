@@ -96,9 +96,17 @@ def test_unreachable_redis_names_redis_url(input_file, closed_port):
     assert "s3cret-pw" not in line
 
 
+def test_embedding_cache_needs_redis_too(input_file, closed_port):
+    line = _run("social", f"--input_file={input_file}", "--output_dir=/tmp/unused", "--no_weather",
+                f"--redis_url=redis://127.0.0.1:{closed_port}/0")
+    assert line.startswith(f"sensory social: --redis_url=redis://127.0.0.1:{closed_port}/0: "
+                           "Redis did not answer within 5 s")
+
+
 def test_unreachable_weaviate_names_its_settings(input_file, closed_port, monkeypatch):
     monkeypatch.setenv("SENSORY_WEAVIATE_PORT", str(closed_port))
-    line = _run("market", f"--input_file={input_file}", "--no_weather", "--sinks=weaviate")
+    line = _run("market", f"--input_file={input_file}", "--no_weather", "--no_embedding_cache",
+                "--sinks=weaviate")
     assert line == (f"sensory market: WEAVIATE_HOST/SENSORY_WEAVIATE_PORT: Weaviate at "
                     f"http://127.0.0.1:{closed_port} did not answer within 5 s (is the stack "
                     "up? sensory stack up)")

@@ -86,9 +86,12 @@ def test_secret_files_are_private(stack):
 def test_status_reports_auth_and_loopback_listeners(stack):
     result = CliRunner().invoke(main, ["stack", "status", "--json"])
     status = json.loads(result.output)
-    assert {name: entry["auth"] for name, entry in status.items()} == {
+    auth = {name: entry["auth"] for name, entry in status.items()}
+    assert {name: auth[name] for name in ("kafka", "redis", "weaviate", "snowflake",
+                                          "openweather")} == {
         "kafka": False, "redis": True, "weaviate": True, "snowflake": False,
         "openweather": False}
+    assert all(value in (True, False) for value in auth.values()), auth
     exposed = {address for entry in status.values() for address in entry["listens"]
                if not is_loopback(address)}
     # Weaviate v1.35 binds these two with net.Listen(":port"); both refuse anonymous callers.
@@ -144,7 +147,7 @@ def test_preflight_weaviate_without_key(stack, run_in_process, monkeypatch, tmp_
     monkeypatch.delenv("WEAVIATE_API_KEY", raising=False)
     monkeypatch.setenv("SENSORY_LOCAL_DIR", str(tmp_path / "elsewhere"))  # no key file there
     line = run_in_process("market", f"--input_file={run_in_process.input_file}",
-                          "--no_weather", "--sinks=weaviate")
+                          "--no_weather", "--no_embedding_cache", "--sinks=weaviate")
     assert line.startswith(f"sensory market: WEAVIATE_API_KEY: Weaviate at {REST} requires an "
                            "API key and none is set (HTTP 401)")
 
