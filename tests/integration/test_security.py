@@ -95,8 +95,10 @@ def test_status_reports_auth_and_loopback_listeners(stack):
     exposed = {address for entry in status.values() for address in entry["listens"]
                if not is_loopback(address)}
     # Weaviate v1.35 binds these two with net.Listen(":port"); both refuse anonymous callers.
+    # Flink's Prometheus reporter (opt-in `stack up --flink`) has no bind-address setting.
     assert {address.rsplit(":", 1)[1] for address in exposed} <= {
-        str(config.WEAVIATE_GRPC_PORT), str(config.WEAVIATE_DATA_PORT)}
+        str(config.WEAVIATE_GRPC_PORT), str(config.WEAVIATE_DATA_PORT),
+        str(config.FLINK_JM_METRICS_PORT), str(config.FLINK_TM_METRICS_PORT)}
     assert f"{config.HOST}:{config.REDIS_PORT}" in status["redis"]["listens"]
     assert f"{config.HOST}:{config.KAFKA_PORT}" in status["kafka"]["listens"]
 
