@@ -11,9 +11,10 @@ Two measurements on the same records:
   with the old and the new hasher, and of the validate stage (``parse_record``) on the same
   lines, so the ratios mean something on a shared, noisy machine.
 
-The old implementation is loaded from git (``git show REV:transforms/pii_text.py``).
+The old implementation is loaded from git (``git show REV:transforms/pii_text.py``, by
+default the revision just before the hand-written ``PHONE_RE`` was removed).
 
-Usage: python bench/pii.py [--old-rev main] [--repeat 3] [--leniencies]
+Usage: python bench/pii.py [--old-rev REV] [--repeat 3] [--leniencies]
 """
 import argparse
 import collections
@@ -42,6 +43,14 @@ NUMBER_RE = re.compile(r"[0-9০-৯]+(?:[,.:/\-][0-9০-৯]+)*")
 TOKEN_RE = re.compile(r"(?:PHONE|EMAIL|CARD|NID)_[0-9a-f]{16}")
 MASK = "\u2063"  # invisible separator: stands in for planted PII, never a digit
 ASCII_DIGITS = str.maketrans("০১২৩৪৫৬৭৮৯", "0123456789")
+
+
+def regex_shield_rev() -> str:
+    """The last revision whose shield used the hand-written ``PHONE_RE``."""
+    removed = subprocess.run(
+        ["git", "-C", ROOT, "log", "-1", "--format=%H", "-S", "PHONE_RE = re.compile", "--",
+         "transforms/pii_text.py"], check=True, capture_output=True, text=True).stdout.strip()
+    return f"{removed}^"
 
 
 def load_old_module(rev: str) -> types.ModuleType:
@@ -194,14 +203,17 @@ def _validated(corpus_lines):
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--old-rev", default="main", help="Git revision of the old shield.")
+    parser.add_argument("--old-rev", default=None,
+                        help="Git revision of the old shield. Default: the parent of the commit "
+                             "that removed the hand-written PHONE_RE.")
     parser.add_argument("--samples", type=int, default=2000, help="Sample lines per kind.")
     parser.add_argument("--repeat", type=int, default=3, help="Throughput rounds (best kept).")
     parser.add_argument("--leniencies", action="store_true",
                         help="Also count false positives and misses per matcher leniency.")
     args = parser.parse_args(argv)
 
-    old_module = load_old_module(args.old_rev)
+    old_module = load_old_module(args.old_rev or regex_shield_rev())
+    assert hasattr(old_module, "PHONE_RE"), "the old revision must be the regex shield"
     old, new = old_module.PIIHasher(KEY), PIIHasher(KEY)
     corpora = {"samples": _samples(args.samples), "heldout": _heldout(),
                "merchant-numbers": _merchant_texts(2000)}
