@@ -8,8 +8,9 @@ Two measurements on the same records:
   numbers; counts how many of them the old and the new shield tokenise. Planted PII is masked
   before numbers are counted, so only non-PII numbers count.
 * **Throughput**: records/s of the shield's per-record work (``_ShieldFn.transform_record``)
-  with the old and the new hasher, and of the validate stage (``parse_record``) on the same
-  lines, so the ratios mean something on a shared, noisy machine.
+  with the old and the new hasher, of the validate stage (``parse_record``) on the same lines
+  and of the context stage on the shielded records, so the ratios mean something on a shared,
+  noisy machine. Pass ``--leniencies`` for false positives and recall per matcher leniency.
 
 The old implementation is loaded from git (``git show REV:transforms/pii_text.py``, by
 default the revision just before the hand-written ``PHONE_RE`` was removed).
@@ -27,9 +28,10 @@ import sys
 import time
 import types
 
-from sensory.models import RECORD_MODELS
+from sensory.models import RECORD_MODELS, RECORD_TYPE_KEY
 from sensory.samples import sample_lines
 from sensory.transforms import pii_phones
+from sensory.transforms.context import _ContextFn, load_category_table
 from sensory.transforms.pii import _ShieldFn
 from sensory.transforms.pii_text import PII_FIELDS, PIIHasher
 from sensory.transforms.validate import _Rejected, parse_record
@@ -179,6 +181,14 @@ def throughput(records, lines, old_hasher, new_hasher, repeat: int) -> dict:
             for record in records:
                 shield.transform_record(record)
             rates[name].append(len(records) / (time.perf_counter() - started))
+        context = _ContextFn(load_category_table(None))
+        context.setup()
+        shield._hasher = new_hasher  # pylint: disable=protected-access
+        shielded = [shield.transform_record(record) for record in records]
+        started = time.perf_counter()
+        for record in shielded:
+            context.transform_record(record)
+        rates["context"].append(len(shielded) / (time.perf_counter() - started))
         started = time.perf_counter()
         for line, model in lines:
             try:
@@ -195,9 +205,11 @@ def _validated(corpus_lines):
         model = RECORD_MODELS[kind]
         lines.append((raw, model))
         try:
-            records.append(parse_record(raw, model))
+            record = parse_record(raw, model)
         except _Rejected:
-            pass
+            continue
+        record[RECORD_TYPE_KEY] = kind
+        records.append(record)
     return records, lines
 
 
@@ -252,7 +264,8 @@ def main(argv=None) -> None:
         print(f"  {name:11s} {rate:10.0f} records/s")
     print(f"  shield new/old = {rates['shield_new'] / rates['shield_old']:.2f}   "
           f"shield new/validate = {rates['shield_new'] / rates['validate']:.2f}   "
-          f"shield old/validate = {rates['shield_old'] / rates['validate']:.2f}")
+          f"shield old/validate = {rates['shield_old'] / rates['validate']:.2f}   "
+          f"shield new/context = {rates['shield_new'] / rates['context']:.2f}")
 
 
 if __name__ == "__main__":
