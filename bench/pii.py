@@ -8,12 +8,14 @@ Two measurements on the same records:
   numbers; counts how many of them the old and the new shield tokenise. Planted PII is masked
   before numbers are counted, so only non-PII numbers count.
 * **Throughput**: records/s of the shield's per-record work (``_ShieldFn.transform_record``)
-  with the old and the new hasher, and of the validate stage (``parse_record``) on the same
-  lines, so the ratios mean something on a shared, noisy machine.
+  with the old and the new hasher, of the validate stage (``parse_record``) on the same lines
+  and of the context stage on the shielded records, so the ratios mean something on a shared,
+  noisy machine. Pass ``--leniencies`` for false positives and recall per matcher leniency.
 
-The old implementation is loaded from git (``git show REV:transforms/pii_text.py``).
+The old implementation is loaded from git (``git show REV:transforms/pii_text.py``, by
+default the revision just before the hand-written ``PHONE_RE`` was removed).
 
-Usage: python bench/pii.py [--old-rev main] [--repeat 3] [--leniencies]
+Usage: python bench/pii.py [--old-rev REV] [--repeat 3] [--leniencies]
 """
 import argparse
 import collections
@@ -26,9 +28,10 @@ import sys
 import time
 import types
 
-from sensory.models import RECORD_MODELS
+from sensory.models import RECORD_MODELS, RECORD_TYPE_KEY
 from sensory.samples import sample_lines
 from sensory.transforms import pii_phones
+from sensory.transforms.context import _ContextFn, load_category_table
 from sensory.transforms.pii import _ShieldFn
 from sensory.transforms.pii_text import PII_FIELDS, PIIHasher
 from sensory.transforms.validate import _Rejected, parse_record
@@ -41,6 +44,15 @@ _NOT_FREE_TEXT = {"platform", "post_id", "order_id", "merchant_id", "product_id"
 NUMBER_RE = re.compile(r"[0-9০-৯]+(?:[,.:/\-][0-9০-৯]+)*")
 TOKEN_RE = re.compile(r"(?:PHONE|EMAIL|CARD|NID)_[0-9a-f]{16}")
 MASK = "\u2063"  # invisible separator: stands in for planted PII, never a digit
+ASCII_DIGITS = str.maketrans("০১২৩৪৫৬৭৮৯", "0123456789")
+
+
+def regex_shield_rev() -> str:
+    """The last revision whose shield used the hand-written ``PHONE_RE``."""
+    removed = subprocess.run(
+        ["git", "-C", ROOT, "log", "-1", "--format=%H", "-S", "PHONE_RE = re.compile", "--",
+         "transforms/pii_text.py"], check=True, capture_output=True, text=True).stdout.strip()
+    return f"{removed}^"
 
 
 def load_old_module(rev: str) -> types.ModuleType:
@@ -108,6 +120,31 @@ def _merchant_texts(count: int, seed: int = 11):
     return texts
 
 
+def phone_forms(count: int, seed: int = 5) -> list[tuple[str, str]]:
+    """Random written forms of valid BD mobiles (random prefix, grouping, separators, script)."""
+    rng = random.Random(seed)
+    bengali = str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯")
+    forms = []
+    for _ in range(count):
+        national = f"1{rng.randint(3, 9)}{rng.randint(0, 99_999_999):08d}"
+        prefix = rng.choice(["+880", "880", "00880", "0", ""])
+        digits = prefix.lstrip("+") + national
+        cuts = sorted(rng.sample(range(1, len(digits)), rng.randint(0, 4)))
+        groups = [digits[a:b] for a, b in zip([0] + cuts, cuts + [len(digits)])]
+        seps = rng.sample([" ", "-", ".", "/", ""], 2)
+        written = ("+" if prefix.startswith("+") else "") + groups[0] + "".join(
+            rng.choice(seps) + g for g in groups[1:])
+        if rng.random() < 0.3:
+            written = written.translate(bengali)
+        forms.append((f"call {written} now", f"+880{national}"))
+    return forms
+
+
+def recall(forms, hasher) -> int:
+    """How many of the forms come out as the token of their own number."""
+    return sum(hasher.token("phone", e164) in hasher.scrub_text(text) for text, e164 in forms)
+
+
 def false_positives(corpus, scrub) -> tuple[int, int, collections.Counter]:
     """Counts non-PII numbers in the corpus's free text and how many ``scrub`` tokenises."""
     total, lost, examples = 0, 0, collections.Counter()
@@ -144,6 +181,14 @@ def throughput(records, lines, old_hasher, new_hasher, repeat: int) -> dict:
             for record in records:
                 shield.transform_record(record)
             rates[name].append(len(records) / (time.perf_counter() - started))
+        context = _ContextFn(load_category_table(None))
+        context.setup()
+        shield._hasher = new_hasher  # pylint: disable=protected-access
+        shielded = [shield.transform_record(record) for record in records]
+        started = time.perf_counter()
+        for record in shielded:
+            context.transform_record(record)
+        rates["context"].append(len(shielded) / (time.perf_counter() - started))
         started = time.perf_counter()
         for line, model in lines:
             try:
@@ -160,22 +205,27 @@ def _validated(corpus_lines):
         model = RECORD_MODELS[kind]
         lines.append((raw, model))
         try:
-            records.append(parse_record(raw, model))
+            record = parse_record(raw, model)
         except _Rejected:
-            pass
+            continue
+        record[RECORD_TYPE_KEY] = kind
+        records.append(record)
     return records, lines
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--old-rev", default="main", help="Git revision of the old shield.")
+    parser.add_argument("--old-rev", default=None,
+                        help="Git revision of the old shield. Default: the parent of the commit "
+                             "that removed the hand-written PHONE_RE.")
     parser.add_argument("--samples", type=int, default=2000, help="Sample lines per kind.")
     parser.add_argument("--repeat", type=int, default=3, help="Throughput rounds (best kept).")
     parser.add_argument("--leniencies", action="store_true",
                         help="Also count false positives and misses per matcher leniency.")
     args = parser.parse_args(argv)
 
-    old_module = load_old_module(args.old_rev)
+    old_module = load_old_module(args.old_rev or regex_shield_rev())
+    assert hasattr(old_module, "PHONE_RE"), "the old revision must be the regex shield"
     old, new = old_module.PIIHasher(KEY), PIIHasher(KEY)
     corpora = {"samples": _samples(args.samples), "heldout": _heldout(),
                "merchant-numbers": _merchant_texts(2000)}
@@ -185,13 +235,21 @@ def main(argv=None) -> None:
         _, lost_new, ex_new = false_positives(corpus, new.scrub_text)
         print(f"  {name:17s} numbers={total:6d}  old={lost_old:5d}  new={lost_new:5d}"
               f"  old e.g. {list(ex_old)[:4]}  new e.g. {list(ex_new)[:4]}")
+    forms = phone_forms(2000)
+    print(f"recall: generated BD mobile forms found as their own number: "
+          f"old={recall(forms, old)}/{len(forms)}  new={recall(forms, new)}/{len(forms)}")
     if args.leniencies:
         saved = pii_phones.LENIENCY
         for leniency in (pii_phones.Leniency.POSSIBLE, pii_phones.Leniency.VALID,
                          pii_phones.Leniency.STRICT_GROUPING):
             pii_phones.LENIENCY = leniency
             counts = [false_positives(c, new.scrub_text)[1] for c in corpora.values()]
-            print(f"  leniency {leniency}: false positives per corpus {counts}")
+            alone = sum(any(pii_phones._e164(m.number) == e164  # pylint: disable=protected-access
+                            for m in pii_phones.PhoneNumberMatcher(
+                                text.translate(ASCII_DIGITS), "BD", leniency=leniency))
+                        for text, e164 in forms)
+            print(f"  leniency {leniency}: false positives per corpus {counts}, "
+                  f"recall {recall(forms, new)}/{len(forms)} (matcher alone {alone})")
         pii_phones.LENIENCY = saved
 
     corpus_lines = [(line, kind) for kind in ("social", "market")
@@ -206,7 +264,8 @@ def main(argv=None) -> None:
         print(f"  {name:11s} {rate:10.0f} records/s")
     print(f"  shield new/old = {rates['shield_new'] / rates['shield_old']:.2f}   "
           f"shield new/validate = {rates['shield_new'] / rates['validate']:.2f}   "
-          f"shield old/validate = {rates['shield_old'] / rates['validate']:.2f}")
+          f"shield old/validate = {rates['shield_old'] / rates['validate']:.2f}   "
+          f"shield new/context = {rates['shield_new'] / rates['context']:.2f}")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,10 @@ _DROP_DIGITS = str.maketrans("", "", "0123456789")
 _RUN_RE = re.compile(r"(?<![0-9A-Za-z_:,])\+?\(?[0-9](?:[0-9]|[ \-./()\u00a0]{1,4}(?=[0-9(]))*\)?"
                      r"(?![0-9A-Za-z_]|[:,][0-9])")
 _GROUP_RE = re.compile(r"[0-9]+")
+# A match that continues a digit run ("... 801300000 - 0 11") may be a piece cut out of a
+# longer number by the matcher's inner search; the second pass judges the whole run instead.
+_RUN_BEFORE = re.compile(r"[0-9][ \-./()\u00a0]{1,4}$")
+_RUN_AFTER = re.compile(r"^[ \-./()\u00a0]{1,4}[0-9]")
 _WORD_CHAR = re.compile(r"[0-9A-Za-z_]")
 # Written dates are also valid landline numbers ("08.01.2000" reads as a Rajshahi number);
 # the matcher only knows slashed dates. strptime decides what is a calendar date.
@@ -73,9 +77,27 @@ def normalize_phone_number(value: str) -> str | None:
 
 
 def _glued(text: str, start: int, end: int) -> bool:
-    # A number glued to letters, digits or "_" is part of an identifier (or of a token).
-    return bool((start > 0 and _WORD_CHAR.match(text[start - 1]))
-                or (end < len(text) and _WORD_CHAR.match(text[end])))
+    # A number glued to letters, digits or "_" is part of an identifier (or of a token), and so
+    # is one joined to a word by "-", "/", "#" or "." ("ORD-004933 ..." is an order id).
+    if start > 0 and _WORD_CHAR.match(text[start - 1]):
+        return True
+    if start > 1 and text[start - 1] in "-/#." and _WORD_CHAR.match(text[start - 2]):
+        return True
+    return bool(end < len(text) and _WORD_CHAR.match(text[end]))
+
+
+def _bare_landline(raw: str, number: phonenumbers.PhoneNumber) -> bool:
+    # Without "+", "00" or the trunk "0", only a mobile number is trusted: libphonenumber also
+    # takes "4496 569 425" (a bare 10-digit landline) that is far more often an id or an amount.
+    return (not raw.lstrip("(").startswith(("+", "0"))
+            and phonenumbers.number_type(number) != PhoneNumberType.MOBILE)
+
+
+def _foreign_digit_run(raw: str, number: phonenumbers.PhoneNumber) -> bool:
+    # "00" + a foreign country code as one unbroken digit run is far more often an id with
+    # leading zeros than a dialled number; written with "+" or grouped, it is a number.
+    return (raw.startswith("00") and raw.isdigit()
+            and phonenumbers.region_code_for_number(number) != DEFAULT_REGION)
 
 
 def _stand_alone(candidate: str) -> str | None:
@@ -90,6 +112,8 @@ def _stand_alone(candidate: str) -> str | None:
     if not phonenumbers.is_valid_number(number):
         return None
     if candidate.startswith(("+", "(+", "00", "(00")):
+        if _foreign_digit_run(candidate, number):
+            return None
         return _e164(number)  # an explicit country code
     # National or bare: only a Bangladeshi mobile number is trusted here. A landline is left to
     # the matcher, which knows dates ("08.10.2024" is a valid Rajshahi number too), and a
@@ -190,8 +214,14 @@ def find_phones(text: str) -> list[PhoneMatch]:
     found = []
     for match in PhoneNumberMatcher(text, DEFAULT_REGION, leniency=LENIENCY):
         end = match.start + _without_extension(match.raw_string, match.number.extension)
-        if not _glued(text, match.start, end) and not is_date(text[match.start:end]):
-            found.append(PhoneMatch(match.start, end, _e164(match.number)))
+        raw = text[match.start:end]
+        if _RUN_BEFORE.search(text, max(0, match.start - 5), match.start) or \
+                _RUN_AFTER.match(text, end, end + 5):
+            continue
+        if _glued(text, match.start, end) or is_date(raw) or \
+                _foreign_digit_run(raw, match.number) or _bare_landline(raw, match.number):
+            continue
+        found.append(PhoneMatch(match.start, end, _e164(match.number)))
     if digit_count(text) - sum(digit_count(text[m.start:m.end]) for m in found) >= \
             MIN_PHONE_DIGITS:
         found.extend(_runs_left(text, found))

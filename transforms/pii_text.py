@@ -28,6 +28,8 @@ _FIELD_KINDS = {"author": "name", "author_username": "name", "customer_name": "n
                 "customer_phone": "phone", "customer_email": "email"}
 
 TOKEN_HEX_CHARS = 16
+_MAY_HOLD_PII = re.compile("[0-9০-৯@]")
+_BENGALI_DIGIT_RE = re.compile("[০-৯]")
 _BENGALI_DIGITS = str.maketrans("০১২৩৪৫৬৭৮৯", "0123456789")
 # Boundaries are ASCII on purpose: Bengali letters next to a number must not hide it.
 _NOT_AFTER = r"(?<![0-9A-Za-z_])"
@@ -101,7 +103,10 @@ class PIIHasher:
 
     def digest(self, kind: str, value: str) -> str:
         """Returns the hex HMAC of a normalised value, domain-separated by ``kind``."""
-        message = f"{kind}:{_normalize(kind, value)}".encode("utf-8", "surrogatepass")
+        return self._digest_normalised(kind, _normalize(kind, value))
+
+    def _digest_normalised(self, kind: str, normalised: str) -> str:
+        message = f"{kind}:{normalised}".encode("utf-8", "surrogatepass")
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
     def token(self, kind: str, value: str) -> str:
@@ -133,12 +138,14 @@ class PIIHasher:
         return _KEY_VALUE_RE.sub(replace, text)
 
     def _phones(self, text: str) -> str:
-        found = find_phones(text.translate(_BENGALI_DIGITS))
+        found = find_phones(_ascii(text))
         if not found:
             return text
         pieces, last = [], 0
         for match in found:
-            pieces += [text[last:match.start], self.token("phone", match.e164)]
+            # Already E.164: hashing it directly skips a second parse by libphonenumber.
+            digest = self._digest_normalised("phone", match.e164)
+            pieces += [text[last:match.start], f"PHONE_{digest[:TOKEN_HEX_CHARS]}"]
             last = match.end
         pieces.append(text[last:])
         return "".join(pieces)
@@ -167,7 +174,8 @@ class PIIHasher:
 
 
 def _ascii(text: str) -> str:
-    return text.translate(_BENGALI_DIGITS)
+    # translate() walks every character in Python-level lookups; most text has no Bengali digit.
+    return text.translate(_BENGALI_DIGITS) if _BENGALI_DIGIT_RE.search(text) else text
 
 
 def _sub(text: str, pattern: re.Pattern, replace: Callable[[str], str]) -> str:
@@ -175,7 +183,7 @@ def _sub(text: str, pattern: re.Pattern, replace: Callable[[str], str]) -> str:
 
     ``replace`` gets the original slice, so what it gives back unchanged keeps its script.
     """
-    ascii_text = text.translate(_BENGALI_DIGITS)
+    ascii_text = _ascii(text)
     pieces, last = [], 0
     for match in pattern.finditer(ascii_text):
         pieces.append(text[last:match.start()])

@@ -10,7 +10,7 @@ import json
 import logging
 import math
 import time
-from typing import Any, Iterable, Union
+from typing import Any, Iterable, Optional, Union
 
 import apache_beam as beam
 import pydantic
@@ -74,18 +74,30 @@ def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _depth_exceeds(value: Any, limit: int) -> bool:
-    """Whether ``value`` nests containers deeper than ``limit`` (iterative: no recursion)."""
+def _structure_problem(value: Any, limit: int) -> Optional[str]:
+    """Why a parsed message cannot be a record whatever its fields, or ``None``.
+
+    Iterative (no recursion): nesting deeper than ``limit``, or a string (key or value) with a
+    lone surrogate ("\\ud800" is valid JSON but no UTF-8 encoder, Beam's coders included, can
+    write it).
+    """
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "a string holds a lone UTF-16 surrogate (\\ud800-\\udfff)"
+        elif isinstance(item, (dict, list)):
             if depth > limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children
-                         if isinstance(child, (dict, list)))
-    return False
+                return f"message nests deeper than {limit} levels"
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item)
+                stack.extend((child, depth + 1) for child in item.values())
+            else:
+                stack.extend((child, depth + 1) for child in item)
+    return None
 
 
 def _size_bytes(value: Union[bytes, str]) -> int:
@@ -153,8 +165,9 @@ def parse_record(value: Union[bytes, str], model: type[pydantic.BaseModel], *,
     if not isinstance(parsed, dict):
         raise _Rejected(NOT_AN_OBJECT,
                         f"message is a JSON {type(parsed).__name__}, expected an object", text)
-    if _depth_exceeds(parsed, MAX_DEPTH):
-        raise _Rejected(PARSE_ERROR, f"message nests deeper than {MAX_DEPTH} levels", text)
+    problem = _structure_problem(parsed, MAX_DEPTH)
+    if problem:
+        raise _Rejected(PARSE_ERROR, problem, text)
     try:
         record = model.model_validate(parsed)
     except pydantic.ValidationError as err:
