@@ -22,7 +22,7 @@ ratios come from one run of the machine. ``uptime`` is printed with the figures.
 
 Usage: python bench/e2e.py [--sizes 1000,3000] [--plain_sizes 5000,25000]
        [--duplicate_rate 0.3] [--modes embeddings,plain] [--baseline PYTHON]
-       [--pipeline_args "..."] [--repeats 1]
+       [--pipeline_args="--opt=value ..."] [--repeats 1] [--also_nocache]
 """
 import argparse
 import json

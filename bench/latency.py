@@ -9,7 +9,7 @@ for each message the time from its produce call to the first poll that saw it. P
 p50/p95/p99 per sink, how many never showed up, and ``uptime``. The pipeline is stopped at the
 end and the rows and objects it wrote are deleted.
 
-Usage: python bench/latency.py [--rate 50] [--duration 120] [--pipeline_args "..."]
+Usage: python bench/latency.py [--rate 50] [--duration 120] [--pipeline_args="--opt=value ..."]
 """
 import argparse
 import json

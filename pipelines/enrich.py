@@ -61,8 +61,7 @@ def embedding_cache(options: SensoryOptions) -> Optional[EmbeddingCache]:
     if options.no_embedding_cache or not url:
         return None
     return EmbeddingCache(redis_factory=functools.partial(_redis_client, url),
-                          key_file=options.pii_key_file, ttl_s=options.embedding_cache_ttl_s,
-                          batch_size=options.embedding_cache_batch_size)
+                          key_file=options.pii_key_file, ttl_s=options.embedding_cache_ttl_s)
 
 
 def _redis_url(options) -> Optional[str]:

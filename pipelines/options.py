@@ -76,8 +76,6 @@ def _add_enrichment_options(parser) -> None:
                             "lives in the Redis of --redis_url). Default: off (cache on).")
     group.add_argument("--embedding_cache_ttl_s", type=int, default=7 * 24 * 3600,
                        help="Seconds a cached embedding lives. Default: 604800 (7 days).")
-    group.add_argument("--embedding_cache_batch_size", type=int, default=1000,
-                       help="Texts per cache lookup (one MGET). Default: 1000.")
 
 
 def _add_sink_options(parser) -> None:

@@ -17,11 +17,9 @@ import re
 import unicodedata
 from typing import Any, Callable, Iterable, Optional
 
-import apache_beam as beam
 import numpy as np
-from apache_beam import pvalue
 from apache_beam.metrics import Metrics
-from apache_beam.utils.windowed_value import WindowedValue
+from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from sensory.settings import load_pii_key
 
@@ -30,7 +28,6 @@ _LOGGER = logging.getLogger(__name__)
 CACHE_NAMESPACE = "sensory.embedding_cache"
 KEY_PREFIX = "sensory:emb:"
 DEFAULT_TTL_S = 7 * 24 * 3600
-MISS_TAG = "miss"
 _SPACES = re.compile(r"\s+")
 
 
@@ -42,20 +39,17 @@ class EmbeddingCache:
         redis_factory: Picklable callable returning a ``redis.Redis`` (called in ``setup()``).
         key_file: PII key file (the HMAC key of the cache keys); None reads ``$SENSORY_PII_KEY``.
         ttl_s: Seconds an entry lives.
-        batch_size: Texts per ``MGET`` lookup and per pipelined store.
     """
 
     redis_factory: Callable[[], Any]
     key_file: Optional[str] = None
     ttl_s: int = DEFAULT_TTL_S
-    batch_size: int = 1000
 
     def __post_init__(self):
         if not callable(self.redis_factory):
             raise TypeError("redis_factory must be a callable returning a Redis client")
-        if self.ttl_s < 1 or self.batch_size < 1:
-            raise ValueError(f"ttl_s and batch_size must be >= 1, got {self.ttl_s}, "
-                             f"{self.batch_size}")
+        if self.ttl_s < 1:
+            raise ValueError(f"ttl_s must be >= 1, got {self.ttl_s}")
 
 
 def normalise_text(text: str) -> str:
@@ -82,134 +76,87 @@ def decode_vector(raw: bytes) -> list[float]:
     return np.frombuffer(raw, dtype="<f4").tolist()
 
 
-class _CacheFn(beam.DoFn):
-    """Shared set-up of the lookup and store steps: the Redis client, the key, the counters."""
+class _CachedModel:
+    """The wrapped model with its Redis client and key (RunInference shares it by weak ref)."""
 
-    def __init__(self, redis_factory: Callable[[], Any], model_id: str,
-                 key_file: Optional[str]):
-        super().__init__()
-        self._redis_factory = redis_factory
-        self._model_id = model_id
-        self._key_file = key_file
-        self._redis = None
-        self._secret = None
-
-    def setup(self):
-        self._redis = self._redis_factory()
-        self._secret = load_pii_key(self._key_file)
-        self._hits = Metrics.counter(CACHE_NAMESPACE, "hits")
-        self._misses = Metrics.counter(CACHE_NAMESPACE, "misses")
-        self._in_batch = Metrics.counter(CACHE_NAMESPACE, "batch_duplicates")
-        self._stored = Metrics.counter(CACHE_NAMESPACE, "stored")
-        self._errors = Metrics.counter(CACHE_NAMESPACE, "errors")
-
-    def key(self, text: str) -> str:
-        return cache_key(self._secret, self._model_id, text)
-
-    def teardown(self):
-        if self._redis is not None:
-            try:
-                self._redis.close()
-            except Exception:  # pylint: disable=broad-except
-                pass
+    def __init__(self, model, redis_client, secret: bytes):
+        self.model = model
+        self.redis = redis_client
+        self.secret = secret
 
 
-class LookUpFn(_CacheFn):
-    """``(record, text)`` in; hits out as ``(record, vector)``, misses tagged ``MISS_TAG``.
+class CachingModelHandler(ModelHandler[str, PredictionResult, Any]):
+    """Wraps a text-embedding handler: each RunInference batch is looked up in Redis first.
 
-    Elements are buffered and looked up with one ``MGET`` per ``batch_size`` (and at the end of
-    the bundle). A miss is one element per distinct text and window of the buffer,
-    ``(key, text, [records])``, so a text repeated inside a buffer is embedded once as well.
+    Per batch: one ``MGET``; the texts not found are encoded once per distinct text by the
+    wrapped handler, stored with one pipelined ``SET … EX``, and every text of the batch gets
+    its vector. Because lookup, encode and store happen in the same call, a text repeated in a
+    later batch is already a hit. Working inside the handler, rather than as steps around
+    RunInference, keeps the graph a single fused chain (a Flatten would split it, and on the
+    FnApiRunner an unbounded read would then never reach the sinks).
+
+    Args:
+        inner: The handler that embeds (``SentenceTransformerModelHandler``).
+        cache: Where the cache is.
     """
 
-    def __init__(self, redis_factory: Callable[[], Any], model_id: str,
-                 key_file: Optional[str], batch_size: int):
-        super().__init__(redis_factory, model_id, key_file)
-        self._batch_size = batch_size
-        self._buffer: list = []
+    def __init__(self, inner, cache: EmbeddingCache):
+        super().__init__()
+        self._inner = inner
+        self._cache = cache
+        self.model_name = inner.model_name
 
-    def start_bundle(self):
-        self._buffer = []
+    def load_model(self):
+        return _CachedModel(self._inner.load_model(), self._cache.redis_factory(),
+                            load_pii_key(self._cache.key_file))
 
-    def process(self, element: tuple[dict, str], timestamp=beam.DoFn.TimestampParam,
-                window=beam.DoFn.WindowParam) -> Iterable[Any]:
-        self._buffer.append((element, timestamp, window))
-        if len(self._buffer) >= self._batch_size:
-            yield from self._flush()
-
-    def finish_bundle(self):
-        yield from self._flush()
-
-    def _flush(self) -> Iterable[Any]:
-        buffer, self._buffer = self._buffer, []
-        if not buffer:
-            return
-        keys = [self.key(text) for (_record, text), _ts, _window in buffer]
+    def run_inference(self, batch, model, inference_args=None):
+        model, redis_client, secret = model.model, model.redis, model.secret
+        texts = list(batch)
+        keys = [cache_key(secret, self.model_name, text) for text in texts]
+        counters = {name: Metrics.counter(CACHE_NAMESPACE, name) for name in
+                    ("hits", "batch_duplicates", "misses", "stored", "errors")}
         try:
-            found = self._redis.mget(keys)
+            found = redis_client.mget(keys)
         except Exception as err:  # pylint: disable=broad-except
             _LOGGER.warning("embedding cache lookup failed (%s); embedding everything",
                             type(err).__name__)
-            self._errors.inc()
+            counters["errors"].inc()
             found = [None] * len(keys)
-        misses: dict[tuple, tuple] = {}
+        vectors: dict[str, Any] = {}
+        todo: dict[str, str] = {}
         hits = duplicates = 0
-        for ((record, text), timestamp, window), key, raw in zip(buffer, keys, found):
+        for text, key, raw in zip(texts, keys, found):
             if raw is not None:
                 hits += 1
-                yield WindowedValue((record, decode_vector(raw)), timestamp, [window])
-            elif (key, window) in misses:
+                vectors[key] = decode_vector(raw)
+            elif key in todo:
                 duplicates += 1
-                misses[(key, window)][1].append(record)
             else:
-                misses[(key, window)] = (text, [record], timestamp)
-        for (key, window), (text, records, timestamp) in misses.items():
-            yield pvalue.TaggedOutput(MISS_TAG, WindowedValue(
-                (key, text, records), timestamp, [window]))
-        self._hits.inc(hits)
-        self._in_batch.inc(duplicates)
-        self._misses.inc(len(misses))
+                todo[key] = text
+        if todo:
+            results = self._inner.run_inference(list(todo.values()), model, inference_args)
+            fresh = dict(zip(todo, (result.inference for result in results)))
+            vectors.update(fresh)
+            try:
+                with redis_client.pipeline(transaction=False) as pipe:
+                    for key, vector in fresh.items():
+                        pipe.set(key, encode_vector(vector), ex=self._cache.ttl_s)
+                    pipe.execute()
+                counters["stored"].inc(len(fresh))
+            except Exception as err:  # pylint: disable=broad-except
+                _LOGGER.warning("embedding cache store failed (%s)", type(err).__name__)
+                counters["errors"].inc()
+        counters["hits"].inc(hits)
+        counters["batch_duplicates"].inc(duplicates)
+        counters["misses"].inc(len(todo))
+        return [PredictionResult(text, vectors[key]) for text, key in zip(texts, keys)]
 
+    def batch_elements_kwargs(self):
+        return self._inner.batch_elements_kwargs()
 
-class StoreFn(_CacheFn):
-    """``((key, text, records), vector)`` in; ``(record, vector)`` out for each record.
+    def get_metrics_namespace(self) -> str:
+        return self._inner.get_metrics_namespace()
 
-    Vectors are written to Redis in pipelined batches of ``batch_size`` and at bundle end; the
-    records go on at once.
-    """
-
-    def __init__(self, redis_factory: Callable[[], Any], model_id: str,
-                 key_file: Optional[str], batch_size: int, ttl_s: int):
-        super().__init__(redis_factory, model_id, key_file)
-        self._batch_size = batch_size
-        self._ttl_s = ttl_s
-        self._pending: list = []
-
-    def start_bundle(self):
-        self._pending = []
-
-    def process(self, element: tuple[tuple, list[float]]) -> Iterable[Any]:
-        (key, _text, records), vector = element
-        self._pending.append((key, vector))
-        if len(self._pending) >= self._batch_size:
-            self._store()
-        for record in records:
-            yield record, vector
-
-    def finish_bundle(self):
-        self._store()
-
-    def _store(self) -> None:
-        pending, self._pending = self._pending, []
-        if not pending:
-            return
-        try:
-            with self._redis.pipeline(transaction=False) as pipe:
-                for key, vector in pending:
-                    pipe.set(key, encode_vector(vector), ex=self._ttl_s)
-                pipe.execute()
-            self._stored.inc(len(pending))
-        except Exception as err:  # pylint: disable=broad-except
-            # The records already went on with their vectors; only later repeats pay for this.
-            _LOGGER.warning("embedding cache store failed (%s)", type(err).__name__)
-            self._errors.inc()
+    def get_num_bytes(self, batch) -> int:
+        return self._inner.get_num_bytes(batch)

@@ -8,7 +8,7 @@ from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, R
 
 from sensory.deadletter import EMBEDDING_SERVICE, SOURCE_KEY, make_dead_letter
 from sensory.models import MARKET, RECORD_TYPE_KEY
-from sensory.transforms.embedding_cache import MISS_TAG, EmbeddingCache, LookUpFn, StoreFn
+from sensory.transforms.embedding_cache import CachingModelHandler, EmbeddingCache
 
 EMBEDDINGS_NAMESPACE = "sensory.embeddings"
 EMBEDDING_KEY = "embedding"
@@ -36,22 +36,15 @@ def _attach(keyed: tuple[dict, PredictionResult], model_name: str) -> dict[str, 
     return {**record, EMBEDDING_KEY: result.inference, EMBEDDING_MODEL_KEY: model_name}
 
 
-def _attach_vector(keyed: tuple[dict, list], model_name: str) -> dict[str, Any]:
-    record, vector = keyed
-    return {**record, EMBEDDING_KEY: vector, EMBEDDING_MODEL_KEY: model_name}
-
-
-def _failed_batch_to_dead_letters(failed, grouped: bool = False) -> Iterable[dict]:
-    # RunInference's dead-letter output: (batch of (key, text), (exc type, message, trace)).
-    # The key is a record, or with the cache a (cache key, text, records) group.
+def _failed_batch_to_dead_letters(failed) -> Iterable[dict]:
+    # RunInference's dead-letter output: (batch of (record, text), (exc type, message, trace)).
     batch, error = failed
     if isinstance(error, tuple):
         error_type, message = getattr(error[0], "__name__", str(error[0])), str(error[1])
     else:
         error_type, message = type(error).__name__, str(error)
     counter = Metrics.counter(EMBEDDINGS_NAMESPACE, "dead_lettered")
-    records = [record for key, _text in batch for record in (key[2] if grouped else [key])]
-    for record in records:
+    for record, _text in batch:
         counter.inc()
         yield make_dead_letter(record, error_type=error_type,
                                message=f"embedding batch failed: {message}",
@@ -82,30 +75,12 @@ class EmbedRecords(beam.PTransform[PCollection[dict], PCollection[dict]]):
         self._cache = cache
 
     def expand(self, records):  # -> (records, dead_letters)
+        handler = self._handler if self._cache is None else CachingModelHandler(
+            self._handler, self._cache)
         keyed = records | "KeyByText" >> beam.Map(lambda r: (r, embedding_text(r)))
-        if self._cache is None:
-            main, failures = keyed | "Encode" >> RunInference(
-                KeyedModelHandler(self._handler)).with_exception_handling()
-            embedded = main | "Attach" >> beam.Map(_attach, self._handler.model_name)
-            dead = failures.failed_inferences | "FailedBatches" >> beam.FlatMap(
-                _failed_batch_to_dead_letters)
-            return embedded, dead
-        cache, model_name = self._cache, self._handler.model_name
-        looked_up = keyed | "CacheLookUp" >> beam.ParDo(LookUpFn(
-            cache.redis_factory, model_name, cache.key_file, cache.batch_size)).with_outputs(
-                MISS_TAG, main="hit")
-        main, failures = (
-            looked_up[MISS_TAG]
-            | "KeyByMissText" >> beam.Map(lambda miss: (miss, miss[1]))
-            | "Encode" >> RunInference(KeyedModelHandler(self._handler)).with_exception_handling())
-        stored = (main
-                  | "Vectors" >> beam.Map(lambda kv: (kv[0], kv[1].inference))
-                  | "CacheStore" >> beam.ParDo(StoreFn(
-                      cache.redis_factory, model_name, cache.key_file, cache.batch_size,
-                      cache.ttl_s)))
-        embedded = ((looked_up.hit, stored)
-                    | "HitsAndMisses" >> beam.Flatten()
-                    | "Attach" >> beam.Map(_attach_vector, model_name))
+        main, failures = keyed | "Encode" >> RunInference(
+            KeyedModelHandler(handler)).with_exception_handling()
+        embedded = main | "Attach" >> beam.Map(_attach, self._handler.model_name)
         dead = failures.failed_inferences | "FailedBatches" >> beam.FlatMap(
-            _failed_batch_to_dead_letters, grouped=True)
+            _failed_batch_to_dead_letters)
         return embedded, dead

