@@ -53,8 +53,11 @@ def pipeline_health() -> list[dict]:
         panel("Throughput per stage", "timeseries", [
             target(f'sum by (pipeline, stage) (rate({C}{{metric="ok"}}[1m]))',
                    "{{pipeline}} {{stage}}"),
-            target(f'sum by (task_name) (rate({{__name__=~"{FLINK_OP}.+_ok"}}[1m]))',
-                   "flink {{task_name}}")], unit="ops",
+            # rate() drops the metric name, so the stage goes into a label first (in a
+            # subquery): otherwise the per-stage series collide ("same labelset").
+            target(f'sum by (stage) (rate(label_replace({{__name__=~"{FLINK_OP}.+_ok"}}, '
+                   f'"stage", "$1", "__name__", "{FLINK_OP}(.+)_ok")[1m:15s]))',
+                   "flink {{stage}}")], unit="ops",
               description="Records per second leaving each stage (DirectRunner and Flink)."),
         panel("Dead letters by reason", "bargauge", [
             target("max by (pipeline, processor, error_type) (sensory_dead_letters_total)",

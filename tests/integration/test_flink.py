@@ -17,12 +17,14 @@ import uuid
 
 import pytest
 
+from dashboard_queries import dashboard_targets
 from heldout_corpus import corpus
 from sensory.io.kafka_admin import ensure_topics
 from sensory.io.kafka_write import producer_config
 from sensory.io.snowflake_conn import connect
 from sensory.stack import config, manager
 from sensory.stack.flink import FlinkService
+from sensory.stack.prometheus import query as prometheus_query
 from sensory.topics import SCHEMA_ERRORS_TOPIC, TopicSpec
 
 pytestmark = [pytest.mark.integration, pytest.mark.flink]
@@ -251,6 +253,15 @@ def test_streaming_job_survives_taskmanager_kill(flink: FlinkService, kafka_boot
               f"kill; restored from checkpoint {checkpoints['latest']['restored']['id']}")
         assert set(lines) == {f"{topic}-{i}" for i in range(total)}
         assert sorted(keys) == sorted({f"{topic}-{i}" for i in range(total)})  # exactly once
+        # While the job runs, its Beam metrics reach the stack's Prometheus through Flink's
+        # reporter: every Flink query of the dashboards returns data.
+        pending = [t for t in dashboard_targets() if "flink_" in t[2]]
+        assert pending, "the dashboards have no Flink panels"
+        deadline = time.monotonic() + 60
+        while pending and time.monotonic() < deadline:
+            pending = [t for t in pending if not prometheus_query(t[2])]
+            time.sleep(0 if not pending else 3)
+        assert not pending, "Flink queries without data:\n" + "\n".join(map(str, pending))
     finally:
         try:
             urllib.request.urlopen(urllib.request.Request(

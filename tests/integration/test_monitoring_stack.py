@@ -1,15 +1,14 @@
 """Monitoring against the real stack: consumer lag, and every dashboard query after a run."""
-import json
 import secrets
 import time
 import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
+from dashboard_queries import dashboard_targets
 from sensory.cli.main import main
 from sensory.io.kafka_admin import ensure_topics
 from sensory.io.kafka_lag import ConsumerLagCollector
@@ -22,7 +21,6 @@ from sensory.stack.prometheus import query
 from sensory.topics import TopicSpec
 
 pytestmark = pytest.mark.integration
-DASHBOARDS = Path(__file__).resolve().parents[2] / "monitoring" / "dashboards"
 PRODUCED = {0: 7, 1: 4, 2: 5}
 CONSUMED = {0: 3, 1: 1}  # partition 2: nothing consumed, nothing committed
 
@@ -101,15 +99,6 @@ def test_exported_lag_is_produced_minus_consumed_per_partition(kafka_bootstrap):
         _delete_topic(kafka_bootstrap, topic)
 
 
-def _targets() -> list[tuple[str, str, str]]:
-    found = []
-    for path in sorted(DASHBOARDS.glob("*.json")):
-        board = json.loads(path.read_text())
-        for panel in board["panels"]:
-            found += [(board["title"], panel["title"], t["expr"]) for t in panel["targets"]]
-    return found
-
-
 def _flink_reporting() -> bool:
     return any(float(r["value"][1]) == 1 for r in query('up{job=~"flink-.+"}'))
 
@@ -137,8 +126,8 @@ def test_every_dashboard_query_returns_data_after_a_run(kafka_bootstrap, tmp_pat
                                                  "items": 15, "errors": 0}},
                                      job="sensory_scraper")
         flink = _flink_reporting()
-        pending = [t for t in _targets() if flink or "flink_" not in t[2]]
-        for board, panel, expr in _targets():
+        pending = [t for t in dashboard_targets() if flink or "flink_" not in t[2]]
+        for board, panel, expr in dashboard_targets():
             if (board, panel, expr) not in pending:
                 print(f"SKIPPED {board} / {panel}: {expr}\n  reason: no Flink reporter answers "
                       f"on this stack (Flink is not part of this branch's stack)")
