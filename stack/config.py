@@ -47,5 +47,7 @@ FLINK_RPC_PORT = _port("SENSORY_FLINK_RPC_PORT", 6123)
 FLINK_BLOB_PORT = _port("SENSORY_FLINK_BLOB_PORT", 6124)
 FLINK_TM_RPC_PORT = _port("SENSORY_FLINK_TM_RPC_PORT", 6122)
 FLINK_TM_DATA_PORT = _port("SENSORY_FLINK_TM_DATA_PORT", 6121)
-WORKER_POOL_PORT = _port("SENSORY_WORKER_POOL_PORT", 50000)
+# Not Beam's customary 50000: that lies in Linux's ephemeral range (32768-60999), where an
+# outgoing socket of the JVMs or of a client can hold it when the pool starts (seen once).
+WORKER_POOL_PORT = _port("SENSORY_WORKER_POOL_PORT", 18550)
 EXPANSION_PORT = _port("SENSORY_EXPANSION_PORT", 8097)

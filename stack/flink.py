@@ -230,15 +230,29 @@ class FlinkService(Service):
                 " stop it or move the cluster with SENSORY_FLINK_REST_PORT (docs/flink.md)")
         self.home.mkdir(parents=True, exist_ok=True)
         self.launch()
-        process.wait_until(self.healthy, timeout_s=self.start_timeout_s, what=self.name,
+        dead: list[str] = []
+
+        def started() -> bool:
+            dead.extend(c for c in self.components if self.component_pid(c) is None)
+            return bool(dead) or self.healthy()
+
+        process.wait_until(started, timeout_s=self.start_timeout_s, what=self.name,
                            log_file=self.home / "log", pid_file=self.pid_file)
+        if dead:
+            # Say at once which part died and why, instead of waiting out the timeout.
+            log = self._log_file(dead[0])
+            lines = [line for line in log.read_text(errors="replace").splitlines()
+                     if line.strip()] if log.exists() else []
+            raise process.StackError(f"flink: the {dead[0]} exited during start-up: "
+                                     f"{lines[-1] if lines else 'no output'} (see {log})")
 
     def launch(self) -> None:
         self._write_config()
         starters = {"jobmanager": self.start_jobmanager, "taskmanager": self.start_taskmanager,
                     "worker_pool": self._start_worker_pool,
                     "expansion": self._start_expansion_service}
-        for component in self.components:
+        # The fixed-port services first: the JVMs' many ephemeral sockets come after them.
+        for component in sorted(self.components, key=lambda c: c in ("jobmanager", "taskmanager")):
             if self.component_pid(component) is None:
                 starters[component]()
 

@@ -29,7 +29,7 @@ def test_cluster_config_has_what_a_session_cluster_needs(monkeypatch):
     assert config["flink_master"] == "127.0.0.1:8081"
     assert config["parallelism"] >= 1 and config["checkpointing_interval"] > 0
     assert config["environment_type"] == "EXTERNAL"
-    assert config["environment_config"] == "127.0.0.1:50000"
+    assert config["environment_config"] == "127.0.0.1:18550"
     assert config["kafka_expansion_service"] == "127.0.0.1:8097"
     assert config["flink_submit_uber_jar"] is True
     assert config["flink_job_server_jar"].startswith(".local/flink-runtime/")
