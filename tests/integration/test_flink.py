@@ -43,7 +43,11 @@ _TABLE_KEYS = {"social": ("SOCIAL_POSTS", ("POST_ID",)),
 @pytest.fixture(scope="module")
 def flink(stack):
     """The stack's Flink cluster (started if needed; stopped again if this module started it)."""
-    started = manager.up(["flink"], progress=print)
+    try:
+        started = manager.up(["flink"], progress=print)
+    except Exception:
+        manager.down(["flink"])  # what did start, so no half cluster outlives the module
+        raise
     (service,) = manager.services(["flink"])
     yield service
     if started:
