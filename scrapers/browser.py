@@ -10,6 +10,10 @@ import subprocess
 from dataclasses import dataclass
 from typing import Optional
 
+from sensory.scrapers import metrics
+from sensory.scrapers.errors import RetryableError, ThrottledError
+from sensory.scrapers.http import retry_after_seconds
+
 _LOGGER = logging.getLogger(__name__)
 
 CANDIDATES = ("chromium", "chromium-browser")
@@ -70,3 +74,25 @@ def ensure_chromium() -> str:
             return found
     raise RuntimeError("Chromium is needed for the page scrapers: install Debian's 'chromium' "
                        "package (apt-get install -y chromium) or set SENSORY_CHROMIUM")
+
+
+def check_response(response, url: str, source: str) -> None:
+    """Turns a page load's HTTP status into the retry decisions of ``PoliteClient``.
+
+    Args:
+        response: Playwright's response of the navigation or request (None: no network load).
+        url: What was loaded, for the error message.
+        source: The scraper's name, for the throttling counter.
+
+    Raises:
+        ThrottledError: HTTP 429, with the server's ``Retry-After``.
+        RetryableError: HTTP 5xx.
+    """
+    if response is None:
+        return
+    if response.status == 429:
+        metrics.inc(source, metrics.THROTTLED)
+        raise ThrottledError(f"HTTP 429 on {url}",
+                             retry_after_seconds(response.headers.get("retry-after")))
+    if response.status >= 500:
+        raise RetryableError(f"HTTP {response.status} on {url}")

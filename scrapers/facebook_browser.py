@@ -15,9 +15,9 @@ from typing import Iterator, Optional
 from sensory.scrapers import browser, metrics
 from sensory.scrapers.browser import BrowserSettings
 from sensory.scrapers.base import Entry, Page, to_utc
-from sensory.scrapers.errors import LayoutChangedError, RetryableError, ThrottledError
+from sensory.scrapers.errors import LayoutChangedError, RetryableError
 from sensory.scrapers.facebook import NAME, TOPIC
-from sensory.scrapers.http import PoliteClient, retry_after_seconds
+from sensory.scrapers.http import PoliteClient
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -155,8 +155,9 @@ class FacebookPageSource:
                                 before_sleep=lambda _s: metrics.inc(NAME, metrics.RETRIES)):
             with attempt:
                 metrics.inc(NAME, metrics.REQUESTS)
-                _check(page.goto(self._url, wait_until="domcontentloaded", timeout=timeout_ms),
-                       self._url)
+                response = page.goto(self._url, wait_until="domcontentloaded",
+                                     timeout=timeout_ms)
+                browser.check_response(response, self._url, NAME)
 
     def _scroll(self, page, seen: int) -> bool:
         """Scrolls once; True when more articles appeared."""
@@ -169,12 +170,3 @@ class FacebookPageSource:
             return False
 
 
-def _check(response, url: str) -> None:
-    if response is None:
-        return
-    if response.status == 429:
-        metrics.inc(NAME, metrics.THROTTLED)
-        raise ThrottledError(f"HTTP 429 on {url}",
-                             retry_after_seconds(response.headers.get("retry-after")))
-    if response.status >= 500:
-        raise RetryableError(f"HTTP {response.status} on {url}")

@@ -21,8 +21,8 @@ from urllib.parse import quote
 from sensory.scrapers import browser, metrics
 from sensory.scrapers.browser import BrowserSettings
 from sensory.scrapers.base import Entry, Page, to_utc
-from sensory.scrapers.errors import LayoutChangedError, RetryableError, ThrottledError
-from sensory.scrapers.http import PoliteClient, retry_after_seconds
+from sensory.scrapers.errors import LayoutChangedError, RetryableError
+from sensory.scrapers.http import PoliteClient
 from sensory.topics import SOCIAL_SOURCE_TOPICS
 
 _LOGGER = logging.getLogger(__name__)
@@ -201,7 +201,7 @@ class TikTokSource:
         try:
             metrics.inc(NAME, metrics.REQUESTS)
             response = await page.goto(url, wait_until="domcontentloaded", timeout=timeout_ms)
-            _check_status(response, url)
+            browser.check_response(response, url, NAME)
             try:
                 await page.wait_for_selector(ITEM_SELECTOR, timeout=timeout_ms)
             except Exception as err:  # playwright's TimeoutError
@@ -220,7 +220,7 @@ class TikTokSource:
                 except Exception:  # nothing loaded within the timeout: the end of the list
                     break
                 metrics.inc(NAME, metrics.REQUESTS)
-                _check_status(response, url)
+                browser.check_response(response, url, NAME)
                 body = await response.json()
                 if "itemList" not in body:
                     raise LayoutChangedError(f"{ITEM_API} itemList", url, "API answer changed")
@@ -229,17 +229,6 @@ class TikTokSource:
             return items
         finally:
             await page.close()
-
-
-def _check_status(response, url: str) -> None:
-    if response is None:
-        return
-    if response.status == 429:
-        metrics.inc(NAME, metrics.THROTTLED)
-        raise ThrottledError(f"HTTP 429 on {url}",
-                             retry_after_seconds(response.headers.get("retry-after")))
-    if response.status >= 500:
-        raise RetryableError(f"HTTP {response.status} on {url}")
 
 
 def _embedded_items(texts: list[str], url: str) -> list[dict]:
