@@ -19,8 +19,8 @@ import pytest
 
 from dashboard_queries import dashboard_targets
 from heldout_corpus import corpus
+from kafka_produce import produce
 from sensory.io.kafka_admin import ensure_topics
-from sensory.io.kafka_write import producer_config
 from sensory.io.snowflake_conn import connect
 from sensory.stack import config, manager
 from sensory.stack.flink import FlinkService
@@ -70,15 +70,6 @@ def _rest(path):
 
 def _jobs():
     return {job["jid"]: job for job in _rest("/jobs/overview")["jobs"]}
-
-
-def _produce(bootstrap, topic, values):
-    from confluent_kafka import Producer
-    producer = Producer(producer_config(bootstrap))
-    for value in values:
-        producer.produce(topic, value=value)
-        producer.poll(0)
-    assert producer.flush(60) == 0
 
 
 def _fresh_topic(bootstrap, partitions=3):
@@ -156,7 +147,7 @@ def test_bounded_run_on_flink_matches_direct_runner(flink, kind, kafka_bootstrap
                                                     snowflake_settings, key_file, tmp_path):
     lines = corpus(kind, 120, seed=random.randrange(1 << 30))
     topic = _fresh_topic(kafka_bootstrap)
-    _produce(kafka_bootstrap, topic, [line.raw for line in lines])
+    produce(kafka_bootstrap, topic, [line.raw for line in lines])
     try:
         # DirectRunner, python reader, files.
         out = tmp_path / "direct"
@@ -209,7 +200,7 @@ def test_streaming_job_survives_taskmanager_kill(flink: FlinkService, kafka_boot
     topic, total = _fresh_topic(kafka_bootstrap), 3000
     audit = tmp_path / "delivered.txt"
     audit.touch()
-    _produce(kafka_bootstrap, topic, [_social(topic, i) for i in range(100)])
+    produce(kafka_bootstrap, topic, [_social(topic, i) for i in range(100)])
     flags = subprocess.run([sys.executable, "-m", "sensory.cli.main", "submit", "social",
                             "--config", CLUSTER_CONFIG, "--dry-run"], capture_output=True,
                            text=True, check=True).stdout.split()
@@ -228,11 +219,11 @@ def test_streaming_job_survives_taskmanager_kill(flink: FlinkService, kafka_boot
 
         # Messages produced before the job started, then after it started.
         _wait(lambda: len(set(delivered())) >= 100, 240, "the first 100 messages")
-        _produce(kafka_bootstrap, topic, [_social(topic, i) for i in range(100, 300)])
+        produce(kafka_bootstrap, topic, [_social(topic, i) for i in range(100, 300)])
         _wait(lambda: len(set(delivered())) >= 300, 120, "messages produced after the start")
 
         producing = threading.Thread(target=lambda: [
-            (_produce(kafka_bootstrap, topic, [_social(topic, i) for i in range(s, s + 100)]),
+            (produce(kafka_bootstrap, topic, [_social(topic, i) for i in range(s, s + 100)]),
              time.sleep(1)) for s in range(300, total, 100)])
         producing.start()
         _wait(lambda: _rest(f"/jobs/{jid}/checkpoints")["counts"]["completed"] >= 1, 120,

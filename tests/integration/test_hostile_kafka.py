@@ -13,22 +13,13 @@ import uuid
 import pytest
 
 from hostile_corpus import fixed_messages, mutated_messages
+from kafka_produce import produce
 from sensory.io.kafka_admin import ensure_topics
-from sensory.io.kafka_write import producer_config
 from sensory.topics import TopicSpec
 from test_hostile import SLOW, standalone_pii
 
 pytestmark = pytest.mark.integration
 MUTATIONS = 10_000 if SLOW else 200
-
-
-def _produce(bootstrap, topic, values):
-    from confluent_kafka import Producer
-    producer = Producer(producer_config(bootstrap))
-    for value in values:
-        producer.produce(topic, value=value)
-        producer.poll(0)
-    assert producer.flush(60) == 0
 
 
 @pytest.mark.parametrize("kind", ["social", "market"])
@@ -37,7 +28,7 @@ def test_kafka_mode_accounts_for_every_hostile_message(kafka_bootstrap, tmp_path
     values = [value for _, value, _ in fixed] + mutated_messages(kind, MUTATIONS)
     topic = f"it-hostile-{uuid.uuid4().hex[:8]}"
     ensure_topics(kafka_bootstrap, {topic: TopicSpec(3, 1)})
-    _produce(kafka_bootstrap, topic, values)
+    produce(kafka_bootstrap, topic, values)
     out = tmp_path / kind
     env = {**os.environ, "SENSORY_PII_KEY": "kafka-hostile-key-0123456789abcdef"}
     result = subprocess.run(
