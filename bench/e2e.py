@@ -7,7 +7,8 @@ In one run, on the local stack (``sensory stack up`` first):
    ``python -m sensory.pipelines.social --topics=T --read_until_end`` as a subprocess, timing it
    from launch to exit. The marginal rate is ``(N2 - N1) / (t2 - t1)`` (start-up cancels); the
    start-up time is the intercept ``t1 - N1 / rate``.
-2. Raw ``model.encode`` (torch, the whole list, batch 64) over exactly the texts the pipeline
+2. Raw ``model.encode`` (the pipelines' ``--backend``, default onnx; the whole list, batch
+   64) over exactly the texts the pipeline
    embeds (the valid records' shielded, categorised embedding texts, duplicates included),
    measured before and after the embedding runs; the ratio divides the pipeline's rate in valid
    records per second by the mean of the two.
@@ -42,6 +43,7 @@ from sensory.io.kafka_admin import ensure_topics
 from sensory.io.kafka_write import producer_config
 from sensory.samples import sample_lines
 from sensory.topics import TOPICS, TopicSpec
+from sensory.transforms.embeddings_model import BACKENDS, DEFAULT_BACKEND
 
 PARTITIONS = 6
 MODES = {
@@ -194,15 +196,19 @@ def main() -> None:
     parser.add_argument("--also_nocache", action="store_true",
                         help="also run this checkout with --no_embedding_cache")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--backend", default=DEFAULT_BACKEND, choices=BACKENDS,
+                        help="model backend of the pipelines and of the raw encode they are "
+                             "compared with")
     args = parser.parse_args()
     os.environ.setdefault("SENSORY_PII_KEY", secrets.token_hex(32))
     bootstrap = endpoints.kafka_bootstrap()
     ensure_topics(bootstrap, TOPICS)
     run_salt = uuid.uuid4().hex[:6]
-    variants = [("this", sys.executable, args.pipeline_args.split())]
+    backend_arg = [f"--embedding_backend={args.backend}"]
+    variants = [("this", sys.executable, args.pipeline_args.split() + backend_arg)]
     if args.also_nocache:
         variants.append(("nocache", sys.executable,
-                         args.pipeline_args.split() + ["--no_embedding_cache"]))
+                         args.pipeline_args.split() + backend_arg + ["--no_embedding_cache"]))
     if args.baseline:
         variants.append(("baseline", args.baseline, args.baseline_args.split()))
     print(f"load before: {uptime()}")
@@ -215,7 +221,7 @@ def main() -> None:
         encode_rates = []
         if mode == "embeddings":
             from sensory.transforms.embeddings_model import load_sentence_transformer  # pylint: disable=import-outside-toplevel
-            model = model or load_sentence_transformer(None, "torch", "cpu")
+            model = model or load_sentence_transformer(None, args.backend, "cpu")
             # The very texts of this checkout's largest run (same salt, so same lengths).
             probe_salt = f"{run_salt}{mode[0]}0t{sizes[-1]}"
             texts = pipeline_texts(make_lines(sizes[-1], args.duplicate_rate, probe_salt))
@@ -246,7 +252,7 @@ def main() -> None:
             distinct = len(set(texts))
             print(f"texts: {len(texts)} valid of {sizes[-1]} messages, {distinct} distinct "
                   f"(repeat share {1 - distinct / len(texts):.3f})")
-            print(f"raw model.encode [torch] of those texts: "
+            print(f"raw model.encode [{args.backend}] of those texts: "
                   f"{' / '.join(f'{r:.1f}' for r in encode_rates)} rec/s (before / after)")
         valid_share = len(pipeline_texts(make_lines(sizes[-1], args.duplicate_rate, "share"))) \
             / sizes[-1]

@@ -66,7 +66,7 @@ def main() -> None:
     batch = texts(args.texts)
     rates, vectors = {}, {}
     for backend in ("torch", "onnx"):
-        model = load_sentence_transformer(None, backend, "cpu", cache_root=".local/models")
+        model = load_sentence_transformer(None, backend, "cpu")
         rates[backend], vectors[backend] = raw_rate(model, batch, args.batch)
         print(f"raw model.encode [{backend}]: {rates[backend]:8.1f} rec/s")
     # The same model on the same texts in RunInference-sized chunks, in arrival order: encode()

@@ -67,7 +67,8 @@ class ReadFromKafka(beam.PTransform[beam.pvalue.PBegin, PCollection[SourceMessag
         read_until_end: Bounded: stop at each partition's end offset seen at start.
         max_num_records: Bounded: stop once a worker read this many records.
         max_read_time_s: Bounded: stop reading after this many seconds.
-        poll_timeout_s: How long one poll waits for messages.
+        poll_timeout_s: How long a round over all idle partitions waits for new messages
+            (each of N partitions waits ``poll_timeout_s / N``).
         idle_lag_s: On an idle partition the watermark trails the clock by this much.
         expansion_jar: An expansion-service jar Beam starts itself (java impl only).
         expansion_service: ``host:port`` of a running Java expansion service (java impl only;
@@ -87,6 +88,8 @@ class ReadFromKafka(beam.PTransform[beam.pvalue.PBegin, PCollection[SourceMessag
             raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
         if max_num_records is not None and max_num_records < 1:
             raise ValueError("max_num_records must be >= 1")
+        if poll_timeout_s <= 0:
+            raise ValueError(f"poll_timeout_s must be > 0, got {poll_timeout_s}")
         if max_read_time_s is not None and max_read_time_s <= 0:
             raise ValueError("max_read_time_s must be > 0")
         self._bootstrap_servers = bootstrap_servers

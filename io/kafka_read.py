@@ -208,7 +208,11 @@ class _ReadPartitionFn(beam.DoFn):
                 # of a bounded read and on every poll of a slow stream.
                 messages = consumer.consume(num_messages=want, timeout=0)
                 if not messages:
-                    messages = consumer.consume(num_messages=1, timeout=self._poll_timeout_s)
+                    # The runner visits the partitions one after another, so an idle round of
+                    # all of them waits about one poll timeout in total, not one per partition.
+                    messages = consumer.consume(
+                        num_messages=1,
+                        timeout=self._poll_timeout_s / max(1, len(self._consumers)))
                     if messages and want > 1:  # the rest of the fetch that brought it
                         messages += consumer.consume(num_messages=want - 1, timeout=0)
                 delivered = [m.offset() for m in messages if m.error() is None]

@@ -106,7 +106,8 @@ def read_messages(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: str
         consumer_group=options.consumer_group or f"sensory-{kind}",
         impl=resolve_impl(options.kafka_impl, options.view_as(StandardOptions).runner),
         read_until_end=options.read_until_end, max_num_records=options.max_num_records,
-        max_read_time_s=options.max_read_time, expansion_jar=options.kafka_expansion_jar,
+        max_read_time_s=options.max_read_time, poll_timeout_s=options.kafka_poll_timeout,
+        expansion_jar=options.kafka_expansion_jar,
         expansion_service=options.kafka_expansion_service)
 
 

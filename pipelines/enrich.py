@@ -19,7 +19,7 @@ def model_handler(options: SensoryOptions) -> SentenceTransformerModelHandler:
     return SentenceTransformerModelHandler(
         model=options.embedding_model, backend=options.embedding_backend,
         device=options.embedding_device, min_batch_size=options.embedding_min_batch_size,
-        max_batch_size=options.embedding_max_batch_size)
+        max_batch_size=options.embedding_max_batch_size, threads=options.embedding_threads)
 
 
 def enrich(pipeline: beam.Pipeline, records: PCollection, options: SensoryOptions, *,

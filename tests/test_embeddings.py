@@ -8,7 +8,8 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from sensory.transforms.embeddings import EmbedRecords, embedding_text
-from sensory.transforms.embeddings_model import SentenceTransformerModelHandler
+from sensory.transforms.embeddings_model import (DEFAULT_BACKEND, SentenceTransformerModelHandler,
+                                                 load_sentence_transformer)
 
 POSTS = {
     "smartphone": ["Samsung Galaxy A15 with 8GB RAM, best price", "iPhone 13 used, like new",
@@ -45,7 +46,7 @@ def test_same_category_posts_lie_closer(tmp_path):
                                                        r["_embedding_model"]]))
              | beam.io.WriteToText(str(out)))
     rows = [json.loads(line) for path in tmp_path.glob("vectors*") for line in open(path)]
-    assert len(rows) == 9 and {row[2] for row in rows} == {"all-MiniLM-L6-v2/torch"}
+    assert len(rows) == 9 and {row[2] for row in rows} == {f"all-MiniLM-L6-v2/{DEFAULT_BACKEND}"}
     vectors = {row[0]: np.array(row[1]) for row in rows}
     assert all(len(v) == 384 and abs(np.linalg.norm(v) - 1) < 1e-3 for v in vectors.values())
     within, across = [], []
@@ -85,3 +86,14 @@ def test_handler_checks_its_settings():
         SentenceTransformerModelHandler(backend="tensorflow")
     with pytest.raises(ValueError):
         SentenceTransformerModelHandler(min_batch_size=10, max_batch_size=2)
+
+
+def test_onnx_and_torch_backends_give_the_same_vectors(tmp_path):
+    # ONNX is the default because it is faster on CPU; it must not change what gets stored.
+    texts = ["New phone deal smartphone", "শাড়ি ঈদ অফার", "x", "Redmi 13 " * 40]
+    torch_vectors = load_sentence_transformer(None, "torch", "cpu").encode(
+        texts, normalize_embeddings=True)
+    onnx_vectors = load_sentence_transformer(None, "onnx", "cpu", threads=1).encode(
+        texts, normalize_embeddings=True)
+    cosines = np.sum(torch_vectors * onnx_vectors, axis=1)
+    assert cosines.min() > 0.9999, cosines

@@ -13,7 +13,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from sensory.transforms.embedding_cache import (CACHE_NAMESPACE, KEY_PREFIX, EmbeddingCache,
                                                 cache_key)
 from sensory.transforms.embeddings import EmbedRecords, embedding_text
-from sensory.transforms.embeddings_model import SentenceTransformerModelHandler
+from sensory.transforms.embeddings_model import DEFAULT_BACKEND, SentenceTransformerModelHandler
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +63,7 @@ def test_each_distinct_text_is_embedded_once_and_every_record_gets_its_vector(
     assert first_counters.get("misses") == 3 and first_counters.get("stored") == 3
     assert first_counters.get("batch_duplicates", 0) + first_counters.get("hits", 0) == 6
     assert second_counters.get("hits") == 9 and not second_counters.get("misses")
-    keys = [cache_key(pii_key, "all-MiniLM-L6-v2/torch", embedding_text(record))
+    keys = [cache_key(pii_key, f"all-MiniLM-L6-v2/{DEFAULT_BACKEND}", embedding_text(record))
             for record in _records(salt)[:3]]
     assert all(key.startswith(KEY_PREFIX) and 0 < _client(redis_url).ttl(key) <= 60
                for key in keys)
