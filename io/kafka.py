@@ -129,8 +129,7 @@ class ReadFromKafka(beam.PTransform[beam.pvalue.PBegin, PCollection[SourceMessag
                 | "Spread" >> beam.Reshuffle()
                 | "ReadPartitions" >> beam.ParDo(_ReadPartitionFn(
                     self._bootstrap_servers, self._group, self._poll_timeout_s,
-                    self._idle_lag_s, self._max_read_time_s, self._max_num_records,
-                    read_until_end=self._read_until_end)))
+                    self._idle_lag_s, self._max_read_time_s, self._max_num_records)))
 
     def _expand_java(self, pbegin):
         from apache_beam.transforms.external import JavaJarExpansionService  # pylint: disable=import-outside-toplevel

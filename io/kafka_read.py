@@ -26,10 +26,6 @@ _LOGGER = logging.getLogger(__name__)
 NAMESPACE = "sensory.kafka_read"
 UNBOUNDED_END = sys.maxsize
 _BATCH = 500  # messages per consume() call
-# A read that stops at the end offsets never waits for new data, but the broker holds each
-# fetch request up to fetch.wait.max.ms (librdkafka: 500) when a partition has nothing more, and
-# the next partition's fetch queues behind it: 0.5 s per partition read, measured.
-_BOUNDED_FETCH_WAIT_MS = 20
 
 
 class PartitionRead(NamedTuple):
@@ -135,11 +131,10 @@ class _ReadPartitionFn(beam.DoFn):
 
     def __init__(self, bootstrap_servers: str, group: str, poll_timeout_s: float,
                  idle_lag_s: float, max_read_time_s: Optional[float],
-                 max_num_records: Optional[int], read_until_end: bool = False):
+                 max_num_records: Optional[int]):
         super().__init__()
         self._bootstrap_servers = bootstrap_servers
         self._group = group
-        self._read_until_end = read_until_end
         self._poll_timeout_s = poll_timeout_s
         self._idle_lag_s = idle_lag_s
         self._max_read_time_s = max_read_time_s
@@ -151,8 +146,7 @@ class _ReadPartitionFn(beam.DoFn):
 
     def setup(self):
         from confluent_kafka import Consumer  # pylint: disable=import-outside-toplevel
-        fetch = {"fetch.wait.max.ms": _BOUNDED_FETCH_WAIT_MS} if self._read_until_end else {}
-        self._consumer = Consumer(consumer_config(self._bootstrap_servers, self._group, **fetch))
+        self._consumer = Consumer(consumer_config(self._bootstrap_servers, self._group))
         self._committer = Consumer(consumer_config(self._bootstrap_servers, self._group))
         self._received = Metrics.counter(NAMESPACE, "received")
         self._latency = Metrics.distribution(NAMESPACE, "consume_latency_ms")
@@ -188,11 +182,7 @@ class _ReadPartitionFn(beam.DoFn):
                     tracker.try_claim(restriction.stop)  # nothing more: close the range
                     break
                 started = time.monotonic()
-                # consume() waits the whole timeout unless it fills num_messages, so a bounded
-                # read asks for no more than what is left: its last batch returns at once.
-                wanted = _BATCH if restriction.stop == UNBOUNDED_END else \
-                    max(1, min(_BATCH, restriction.stop - position))
-                messages = self._consumer.consume(num_messages=wanted,
+                messages = self._consumer.consume(num_messages=_BATCH,
                                                   timeout=self._poll_timeout_s)
                 self._latency.update(int((time.monotonic() - started) * 1000))
                 messages = [m for m in messages if m.error() is None
