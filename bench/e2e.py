@@ -37,7 +37,7 @@ import uuid
 
 from confluent_kafka import Producer
 
-from sensory import endpoints
+from sensory import endpoints, stack_secrets
 from sensory.io.kafka_admin import ensure_topics
 from sensory.io.kafka_write import producer_config
 from sensory.samples import sample_lines
@@ -48,6 +48,17 @@ MODES = {
     "embeddings": ["--sinks=snowflake,weaviate"],
     "plain": ["--no_embeddings", "--sinks=snowflake"],
 }
+
+
+
+def pipeline_env() -> dict[str, str]:
+    """The environment of a pipeline run: it runs outside the checkout (so a baseline's
+    interpreter imports its own code), so it is told where the stack's secrets are."""
+    return {**os.environ, "SENSORY_LOCAL_DIR": str(stack_secrets.local_dir())}
+
+def _letters(value) -> str:
+    """``value`` spelt in letters: unique, and no digit for the shield to look at."""
+    return str(value).translate(str.maketrans("0123456789", "abcdefghij"))
 
 
 def make_lines(count: int, duplicate_rate: float, salt: str, seed: int = 11) -> list[str]:
@@ -69,7 +80,7 @@ def make_lines(count: int, duplicate_rate: float, salt: str, seed: int = 11) -> 
             record["content"], record["hashtags"] = rng.choice(contents)
         elif isinstance(record.get("content"), str):
             # A word that makes the text unique without looking like a number to the shield.
-            record["content"] += f" lot {salt}x{index}"
+            record["content"] += f" lot {_letters(salt)} {_letters(index)}"
             contents.append((record["content"], record.get("hashtags", [])))
         out.append(json.dumps(record, ensure_ascii=False))
     return out
@@ -123,7 +134,8 @@ def run_pipeline(python: str, topic: str, mode: str, extra: list[str]) -> tuple[
             f"--consumer_group=e2e-{uuid.uuid4().hex[:8]}", "--read_until_end",
             *MODES[mode], *extra]
     started = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, cwd="/tmp", check=False)
+    done = subprocess.run(argv, capture_output=True, text=True, cwd="/tmp", env=pipeline_env(),
+                          check=False)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         sys.stderr.write(done.stderr[-4000:])

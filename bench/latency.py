@@ -24,7 +24,7 @@ import uuid
 
 from confluent_kafka import Producer
 
-from sensory import endpoints
+from sensory import endpoints, stack_secrets
 from sensory.io.kafka_admin import ensure_topics
 from sensory.io.kafka_write import producer_config
 from sensory.io.snowflake_conn import SnowflakeSettings, connect as snowflake_connect
@@ -35,6 +35,12 @@ from sensory.topics import TOPICS, TopicSpec
 
 PARTITIONS = 6
 
+
+
+def pipeline_env() -> dict[str, str]:
+    """The environment of a pipeline run: it runs outside the checkout (so a baseline's
+    interpreter imports its own code), so it is told where the stack's secrets are."""
+    return {**os.environ, "SENSORY_LOCAL_DIR": str(stack_secrets.local_dir())}
 
 def valid_posts(salt: str):
     """Endless valid sample posts with ids ``lat-<salt>-<n>``."""
@@ -167,7 +173,8 @@ def main() -> None:
     log_path = f"/tmp/sensory-latency-{salt}.log"
     print(f"pipeline: {' '.join(argv[1:])}  (log {log_path})")
     with open(log_path, "w", encoding="utf-8") as log:
-        pipeline = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd="/tmp")
+        pipeline = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd="/tmp",
+                                    env=pipeline_env())
     producer = Producer(producer_config(bootstrap, **{"linger.ms": 0}))
     watcher = Watcher(salt, sinks, args.poll_s)
     watcher.start()

@@ -139,14 +139,14 @@ class _ReadPartitionFn(beam.DoFn):
         self._idle_lag_s = idle_lag_s
         self._max_read_time_s = max_read_time_s
         self._max_num_records = max_num_records
-        self._consumer = None
+        self._consumers = {}
         self._committer = None
         self._deadline = None
         self._read_total = 0
 
     def setup(self):
         from confluent_kafka import Consumer  # pylint: disable=import-outside-toplevel
-        self._consumer = Consumer(consumer_config(self._bootstrap_servers, self._group))
+        self._consumers = {}
         self._committer = Consumer(consumer_config(self._bootstrap_servers, self._group))
         self._received = Metrics.counter(NAMESPACE, "received")
         self._latency = Metrics.distribution(NAMESPACE, "consume_latency_ms")
@@ -157,6 +157,23 @@ class _ReadPartitionFn(beam.DoFn):
         if self._deadline is not None and time.monotonic() >= self._deadline:
             return True
         return self._max_num_records is not None and self._read_total >= self._max_num_records
+
+    def _consumer_at(self, topic: str, partition: int, position: int):
+        """This partition's consumer, positioned at ``position``.
+
+        One consumer per partition, kept across bundles: a streaming read comes back to the same
+        partition every bundle, and re-assigning one shared consumer each time threw away what
+        librdkafka had fetched ahead and paid a fetch round trip per partition per bundle.
+        """
+        from confluent_kafka import Consumer, TopicPartition  # pylint: disable=import-outside-toplevel
+        entry = self._consumers.get((topic, partition))
+        if entry is None:
+            entry = _PartitionConsumer(
+                Consumer(consumer_config(self._bootstrap_servers, self._group)), None)
+            self._consumers[(topic, partition)] = entry
+        if entry.next_offset != position:  # new, or the runner split or re-read the range
+            entry.consumer.assign([TopicPartition(topic, partition, position)])
+        return entry
 
     def _commit(self, topic: str, partition: int, next_offset: int) -> None:
         from confluent_kafka import TopicPartition  # pylint: disable=import-outside-toplevel
@@ -174,7 +191,8 @@ class _ReadPartitionFn(beam.DoFn):
         position = restriction.start
         if position >= restriction.stop:
             return
-        self._consumer.assign([TopicPartition(element.topic, element.partition, position)])
+        entry = self._consumer_at(element.topic, element.partition, position)
+        consumer = entry.consumer
         last_claimed = None
         try:
             while True:
@@ -182,8 +200,20 @@ class _ReadPartitionFn(beam.DoFn):
                     tracker.try_claim(restriction.stop)  # nothing more: close the range
                     break
                 started = time.monotonic()
-                messages = self._consumer.consume(num_messages=_BATCH,
-                                                  timeout=self._poll_timeout_s)
+                want = _BATCH if restriction.stop == UNBOUNDED_END \
+                    else max(1, min(_BATCH, restriction.stop - position))
+                # consume() waits until it has ``want`` messages or the timeout passed: take what
+                # the client already fetched, and wait (for one message) only when it has none.
+                # Waiting for a full batch cost a whole poll timeout per partition at the end
+                # of a bounded read and on every poll of a slow stream.
+                messages = consumer.consume(num_messages=want, timeout=0)
+                if not messages:
+                    messages = consumer.consume(num_messages=1, timeout=self._poll_timeout_s)
+                    if messages and want > 1:  # the rest of the fetch that brought it
+                        messages += consumer.consume(num_messages=want - 1, timeout=0)
+                delivered = [m.offset() for m in messages if m.error() is None]
+                if delivered:
+                    entry.next_offset = delivered[-1] + 1
                 self._latency.update(int((time.monotonic() - started) * 1000))
                 messages = [m for m in messages if m.error() is None
                             or m.error().code() != KafkaError._PARTITION_EOF]
@@ -191,7 +221,7 @@ class _ReadPartitionFn(beam.DoFn):
                     if restriction.stop != UNBOUNDED_END:
                         # Transaction markers occupy offsets no message is delivered for, so ask
                         # the consumer where it stands rather than trusting the last offset seen.
-                        (current,) = self._consumer.position(
+                        (current,) = consumer.position(
                             [TopicPartition(element.topic, element.partition)])
                         if max(position, current.offset) >= restriction.stop:
                             tracker.try_claim(restriction.stop)
@@ -245,9 +275,19 @@ class _ReadPartitionFn(beam.DoFn):
             finalizer.register(lambda: self._commit(topic, partition, next_offset))
 
     def teardown(self):
-        for consumer in (self._consumer, self._committer):
+        for consumer in [entry.consumer for entry in self._consumers.values()] + \
+                [self._committer]:
             if consumer is not None:
                 consumer.close()
+        self._consumers = {}
+
+
+class _PartitionConsumer:
+    """A partition's consumer and the offset its next delivered message will have."""
+
+    def __init__(self, consumer, next_offset: Optional[int]):
+        self.consumer = consumer
+        self.next_offset = next_offset
 
 
 class _RangeDone(Exception):
