@@ -1,8 +1,9 @@
 """Start-up: what a bounded run pays before (and around) its first record, before and after.
 
 In one run, on the local stack (``sensory stack up`` first), each step interleaved between this
-checkout and ``--baseline PYTHON`` (another checkout's interpreter, e.g. ``main``'s venv) so the
-ratios come from the same state of the (shared, noisy) machine:
+checkout and each ``--baseline PYTHON`` (another checkout's interpreter, e.g. a frozen ``main``
+with its own thin venv; repeatable) so the ratios come from the same state of the (shared,
+noisy) machine:
 
 1. ``python -c "import sensory.pipelines.social"``, ``--imports`` times each.
 2. The bounded social pipeline on a fresh topic of ``--messages`` sample posts (6 partitions,
@@ -19,7 +20,7 @@ Every interpreter runs with ``cwd=/tmp``, so each imports its own checkout. Medi
 ratio this/baseline are printed with ``uptime``. Rows and objects written are deleted at the
 end, and the topics too.
 
-Usage: python bench/startup.py [--baseline PYTHON] [--imports 5] [--runs 3]
+Usage: python bench/startup.py [--baseline PYTHON ...] [--imports 5] [--runs 3]
        [--modes plain,embeddings] [--messages 10] [--breakdown]
 """
 import argparse
@@ -73,14 +74,17 @@ def _report(label: str, walls: dict[str, list[float]]) -> None:
     medians = {name: statistics.median(values) for name, values in walls.items()}
     line = ", ".join(f"{name} median {median:6.2f} s ({' '.join(f'{v:.2f}' for v in walls[name])})"
                      for name, median in medians.items())
-    if "baseline" in medians:
-        line += f"; this/baseline {medians['this'] / medians['baseline']:.3f}"
+    ratios = [f"this/{name} {medians['this'] / median:.3f}"
+              for name, median in medians.items() if name != "this"]
+    if ratios:
+        line += "; " + ", ".join(ratios)
     print(f"{label:22s} {line}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", default=None, help="python of another checkout")
+    parser.add_argument("--baseline", action="append", default=[],
+                        help="python of another checkout (repeatable: baseline, baseline2, ...)")
     parser.add_argument("--imports", type=int, default=5, help="import timings per variant")
     parser.add_argument("--runs", type=int, default=3, help="bounded runs per variant and mode")
     parser.add_argument("--modes", default="plain,embeddings")
@@ -89,9 +93,11 @@ def main() -> None:
                         help="also time the phases of one run of this checkout per mode")
     args = parser.parse_args()
     os.environ.setdefault("SENSORY_PII_KEY", secrets.token_hex(32))
-    variants = [("this", sys.executable)]
-    if args.baseline:
-        variants.append(("baseline", args.baseline))
+    variants = [("this", sys.executable)] + [
+        (f"baseline{index + 1 if index else ''}", python)
+        for index, python in enumerate(args.baseline)]
+    for name, python in variants:
+        print(f"{name}: {python}")
     bootstrap = endpoints.kafka_bootstrap()
     run_salt = "su" + uuid.uuid4().hex[:6]
     topics = []
@@ -107,8 +113,9 @@ def main() -> None:
             walls = {}
             for repeat in range(args.runs):
                 for name, python in variants:
-                    topic, valid = fresh_topic(bootstrap, f"{run_salt}{mode[0]}{repeat}{name[0]}",
-                                               args.messages)
+                    topic, valid = fresh_topic(
+                        bootstrap, f"{run_salt}{mode[0]}{repeat}{name[0]}{name[-1]}",
+                        args.messages)
                     topics.append(topic)
                     wall, done = _timed([python, "-m", "sensory.pipelines.social",
                                          *run_args(topic, mode)])
