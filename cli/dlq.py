@@ -22,8 +22,6 @@ from sensory.io.snowflake import WriteToSnowflake
 from sensory.io.weaviate import WriteToWeaviate
 from sensory.topics import (DEAD_LETTERS_MARKET_TOPIC, DEAD_LETTERS_SOCIAL_TOPIC,
                             SCHEMA_ERRORS_TOPIC)
-from sensory.transforms.embeddings import EmbedRecords
-from sensory.transforms.embeddings_model import SentenceTransformerModelHandler
 
 SINK_PROCESSORS = {SNOWFLAKE_SINK, WEAVIATE_SINK, EMBEDDING_SERVICE}
 DLQ_TOPICS = (SCHEMA_ERRORS_TOPIC, DEAD_LETTERS_SOCIAL_TOPIC, DEAD_LETTERS_MARKET_TOPIC)
@@ -66,6 +64,11 @@ def replay_to_sinks(letters: list[dict]) -> dict[str, int]:
     records = [letter["original_data"] for letter in letters]
     needs_embedding = [r for r in records if not r.get("embedding")]
     ready = [r for r in records if r.get("embedding")]
+    # Imported here, not at the top: they import torch (about 3 s), which every other
+    # `sensory` command would pay for at start-up.
+    # pylint: disable=import-outside-toplevel
+    from sensory.transforms.embeddings import EmbedRecords
+    from sensory.transforms.embeddings_model import SentenceTransformerModelHandler
     pipeline = beam.Pipeline()
     embedded, _ = (pipeline | "Unembedded" >> beam.Create(needs_embedding)
                    | "Embed" >> EmbedRecords(model_handler=SentenceTransformerModelHandler()))

@@ -8,7 +8,6 @@ from sensory.io.snowflake_conn import SnowflakeSettings
 from sensory.io.weaviate import WeaviateSettings, connect, init_collections
 from sensory.io.weaviate_schema import COLLECTIONS, SOCIAL_POST
 from sensory.settings import ConfigurationError
-from sensory.transforms.embeddings_model import load_sentence_transformer
 
 
 @click.group(name="snowflake")
@@ -43,6 +42,10 @@ def semantic_search(query: str, *, collection: str, k: int, model: str = None,
                     backend: str = "torch") -> list[dict]:
     """Embeds ``query`` with the pipelines' model and returns the ``k`` nearest objects."""
     from weaviate.classes.query import MetadataQuery  # pylint: disable=import-outside-toplevel
+    # Imported here, not at the top: it imports torch (about 3 s), which every other `sensory`
+    # command would pay for at start-up.
+    from sensory.transforms.embeddings_model import (  # pylint: disable=import-outside-toplevel
+        load_sentence_transformer)
     vector = load_sentence_transformer(model, backend, "cpu").encode(
         [query], normalize_embeddings=True)[0].tolist()
     with connect(WeaviateSettings.from_env()) as client:

@@ -1,6 +1,11 @@
-"""Weather and embeddings: the enrichment stage both pipelines run after the shield."""
+"""Weather and embeddings: the enrichment stage both pipelines run after the shield.
+
+The embedding modules are imported only when a run embeds: they import
+``apache_beam.ml.inference.base``, which imports torch and scipy (about 3 s of a 6 s start on
+this machine, docs/performance.md), and a ``--no_embeddings`` run needs neither.
+"""
 import functools
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import apache_beam as beam
 from apache_beam import PCollection
@@ -8,14 +13,18 @@ from apache_beam import PCollection
 from sensory import endpoints
 from sensory.io.weather import ReadCurrentWeather, local_base_url, resolve_api_key
 from sensory.pipelines.options import SensoryOptions
-from sensory.transforms.embedding_cache import EmbeddingCache
-from sensory.transforms.embeddings import EmbedRecords
-from sensory.transforms.embeddings_model import SentenceTransformerModelHandler
 from sensory.transforms.weather import AttachWeather
 
+if TYPE_CHECKING:
+    from sensory.transforms.embedding_cache import EmbeddingCache
+    from sensory.transforms.embeddings_model import SentenceTransformerModelHandler
 
-def model_handler(options: SensoryOptions) -> SentenceTransformerModelHandler:
+
+def model_handler(options: SensoryOptions) -> "SentenceTransformerModelHandler":
     """The embedding model handler the options describe."""
+    # Imported here: it pulls in torch (see the module docstring).
+    from sensory.transforms.embeddings_model import (  # pylint: disable=import-outside-toplevel
+        SentenceTransformerModelHandler)
     return SentenceTransformerModelHandler(
         model=options.embedding_model, backend=options.embedding_backend,
         device=options.embedding_device, min_batch_size=options.embedding_min_batch_size,
@@ -44,6 +53,8 @@ def enrich(pipeline: beam.Pipeline, records: PCollection, options: SensoryOption
                 refresh_s=options.weather_refresh_s if streaming else None)
         records = records | f"{label}AttachWeather" >> AttachWeather(weather=weather)
     if not options.no_embeddings:
+        # Imported here: it pulls in torch (see the module docstring).
+        from sensory.transforms.embeddings import EmbedRecords  # pylint: disable=import-outside-toplevel
         records, failed = records | f"{label}Embed" >> EmbedRecords(
             model_handler=model_handler(options), cache=embedding_cache(options))
         dead_letters.append(failed)
@@ -55,11 +66,13 @@ def _redis_client(url: str):
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1)
 
 
-def embedding_cache(options: SensoryOptions) -> Optional[EmbeddingCache]:
+def embedding_cache(options: SensoryOptions) -> Optional["EmbeddingCache"]:
     """The embedding cache the options describe: Redis at ``--redis_url``, or None."""
     url = _redis_url(options)
     if options.no_embedding_cache or not url:
         return None
+    # Imported here: it pulls in torch (see the module docstring).
+    from sensory.transforms.embedding_cache import EmbeddingCache  # pylint: disable=import-outside-toplevel
     return EmbeddingCache(redis_factory=functools.partial(_redis_client, url),
                           key_file=options.pii_key_file, ttl_s=options.embedding_cache_ttl_s)
 
