@@ -195,6 +195,9 @@ def main() -> None:
     parser.add_argument("--baseline_args", default="", help="extra args for the baseline")
     parser.add_argument("--also_nocache", action="store_true",
                         help="also run this checkout with --no_embedding_cache")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=ARGS",
+                        help="also run this checkout with these extra pipeline args "
+                             "(repeatable), e.g. --variant 't1=--embedding_threads=1'")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--backend", default=DEFAULT_BACKEND, choices=BACKENDS,
                         help="model backend of the pipelines and of the raw encode they are "
@@ -209,6 +212,10 @@ def main() -> None:
     if args.also_nocache:
         variants.append(("nocache", sys.executable,
                          args.pipeline_args.split() + backend_arg + ["--no_embedding_cache"]))
+    for spec in args.variant:
+        name, _, extra = spec.partition("=")
+        variants.append((name, sys.executable,
+                         args.pipeline_args.split() + backend_arg + extra.split()))
     if args.baseline:
         variants.append(("baseline", args.baseline, args.baseline_args.split()))
     print(f"load before: {uptime()}")
@@ -223,13 +230,13 @@ def main() -> None:
             from sensory.transforms.embeddings_model import load_sentence_transformer  # pylint: disable=import-outside-toplevel
             model = model or load_sentence_transformer(None, args.backend, "cpu")
             # The very texts of this checkout's largest run (same salt, so same lengths).
-            probe_salt = f"{run_salt}{mode[0]}0t{sizes[-1]}"
+            probe_salt = f"{run_salt}{mode[0]}0v0n{sizes[-1]}"
             texts = pipeline_texts(make_lines(sizes[-1], args.duplicate_rate, probe_salt))
             encode_rates.append(raw_encode_rate(model, texts))
         for repeat in range(args.repeats):
             for size in sizes:
-                for name, python, extra in variants:
-                    salt = f"{run_salt}{mode[0]}{repeat}{name[0]}{size}"
+                for index, (name, python, extra) in enumerate(variants):
+                    salt = f"{run_salt}{mode[0]}{repeat}v{index}n{size}"
                     lines = make_lines(size, args.duplicate_rate, salt)
                     topic = f"bench-e2e-{salt}"
                     ensure_topics(bootstrap, {topic: TopicSpec(PARTITIONS, 1)})

@@ -29,18 +29,22 @@ def _fresh_topic(bootstrap, partitions):
     return topic
 
 
-def _produce(bootstrap, topic, values):
+def _produce(bootstrap, topic, values, partitions=None):
+    """Produces ``values``; with ``partitions``, round-robin over them (the default sticky
+    partitioner may put a fast burst of keyless messages into only a few partitions)."""
     from confluent_kafka import Producer
     producer = Producer(producer_config(bootstrap))
-    for value in values:
-        producer.produce(topic, value=value if isinstance(value, bytes) else str(value).encode())
+    for index, value in enumerate(values):
+        extra = {"partition": index % partitions} if partitions else {}
+        producer.produce(topic, value=value if isinstance(value, bytes) else str(value).encode(),
+                         **extra)
         producer.poll(0)
     assert producer.flush(60) == 0
 
 
 def test_bounded_read_of_10000_messages_over_6_partitions(kafka_bootstrap):
     topic = _fresh_topic(kafka_bootstrap, 6)
-    _produce(kafka_bootstrap, topic, range(10_000))
+    _produce(kafka_bootstrap, topic, range(10_000), partitions=6)
     p = TestPipeline()
     values = (p | ReadFromKafka(bootstrap_servers=kafka_bootstrap, topics=[topic],
                                 consumer_group=f"g-{topic}", read_until_end=True)
