@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 
+import requests
 from confluent_kafka import Producer
 
 from sensory import endpoints, stack_secrets
@@ -35,6 +36,16 @@ from sensory.topics import TOPICS, TopicSpec
 
 PARTITIONS = 6
 
+
+
+def _flink_rest() -> str:
+    return f"http://127.0.0.1:{os.environ.get('SENSORY_FLINK_REST_PORT', '8081')}"
+
+
+def _flink_jobs() -> set[str]:
+    """Ids of the running jobs of the local Flink cluster."""
+    jobs = requests.get(f"{_flink_rest()}/jobs", timeout=10).json()["jobs"]
+    return {job["id"] for job in jobs if job["status"] == "RUNNING"}
 
 
 def pipeline_env() -> dict[str, str]:
@@ -161,15 +172,22 @@ def main() -> None:
                         help="extra pipeline options, e.g. the flush settings")
     parser.add_argument("--startup_timeout_s", type=float, default=300.0)
     args = parser.parse_args()
-    os.environ.setdefault("SENSORY_PII_KEY", secrets.token_hex(32))
     sinks = [s for s in args.sinks.split(",") if s]
     bootstrap = endpoints.kafka_bootstrap()
     salt = uuid.uuid4().hex[:8]
     topic = f"bench-latency-{salt}"
     ensure_topics(bootstrap, {**TOPICS, topic: TopicSpec(PARTITIONS, 1)})
+    # A key file, not only the environment: on Flink the records are shielded by the stack's
+    # worker pool, which does not inherit this process's environment.
+    key_path = f"/tmp/sensory-latency-{salt}.key"
+    with open(os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w",
+              encoding="ascii") as handle:
+        handle.write(os.environ.get("SENSORY_PII_KEY") or secrets.token_hex(32))
     argv = [sys.executable, "-m", "sensory.pipelines.social", f"--topics={topic}",
             f"--consumer_group=latency-{salt}", f"--sinks={args.sinks}",
-            *args.pipeline_args.split()]
+            f"--pii_key_file={key_path}", *args.pipeline_args.split()]
+    on_flink = "--runner=FlinkRunner" in argv
+    flink_jobs_before = _flink_jobs() if on_flink else set()
     log_path = f"/tmp/sensory-latency-{salt}.log"
     print(f"pipeline: {' '.join(argv[1:])}  (log {log_path})")
     with open(log_path, "w", encoding="utf-8") as log:
@@ -221,6 +239,10 @@ def main() -> None:
             pipeline.wait(30)
         except subprocess.TimeoutExpired:
             pipeline.kill()
+        if on_flink:  # the job outlives its client: cancel what this run submitted
+            for job in _flink_jobs() - flink_jobs_before:
+                requests.patch(f"{_flink_rest()}/jobs/{job}?mode=cancel", timeout=10)
+        os.unlink(key_path)
     produced = watcher.produced
     print(f"rate {args.rate} msg/s for {args.duration} s: {len(produced)} messages")
     for sink in sinks:
