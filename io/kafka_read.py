@@ -173,6 +173,9 @@ class _ReadPartitionFn(beam.DoFn):
             self._consumers[(topic, partition)] = entry
         if entry.next_offset != position:  # new, or the runner split or re-read the range
             entry.consumer.assign([TopicPartition(topic, partition, position)])
+            # Positioned now: an idle partition must not be re-assigned (and its fetch restarted)
+            # every round, or a short wait might never see its first message.
+            entry.next_offset = position
         return entry
 
     def _commit(self, topic: str, partition: int, next_offset: int) -> None:
