@@ -4,12 +4,17 @@ A subclass implements ``write_batch`` (returning the records that failed, with w
 ``written_key``; this class keeps the metrics, retries whole-request failures with exponential
 backoff, and turns what still fails into dead letters, so a sink never drops a record silently.
 
-A buffer is written when it holds ``batch_size`` records, when its oldest record has waited
-``max_buffering_s`` (a timer thread checks, so a quiet stream does not leave records waiting for
-the next one to arrive), and at the end of the bundle. What a timer write produced (written keys,
-dead letters, metrics) is emitted by the next ``process`` or by ``finish_bundle``: Beam outputs
-and metrics belong to the bundle's thread. The bundle never ends with a write in flight.
+A buffer is handed to the sink's writer thread when it holds ``batch_size`` records, when its
+oldest record has waited ``max_buffering_s`` (the writer thread checks, so a quiet stream does
+not leave records waiting for the next one to arrive), and at the end of the bundle. The bundle
+thread goes on with the next records while a batch is written (the pipeline's CPU work and the
+service's own work on the batch overlap); at most one more full batch waits behind the one being
+written, after which ``process`` waits (back-pressure). What a write produced (written keys, dead
+letters, metrics) is emitted by the next ``process`` or by ``finish_bundle``: Beam outputs and
+metrics belong to the bundle's thread. ``finish_bundle`` waits for every write it handed off, so
+a bundle never ends (and its input is never committed) with a write in flight.
 """
+import collections
 import logging
 import threading
 import time
@@ -31,6 +36,11 @@ T = TypeVar("T")
 
 # index of a record in the batch -> (error type, message)
 Failures = dict[int, tuple[str, str]]
+
+# Full batches that may wait behind the one being written before ``process`` waits.
+_MAX_QUEUED_BATCHES = 1
+# How often the writer thread looks at the buffer's age at most (seconds).
+_MAX_TICK_S = 0.1
 
 
 class BufferedSinkFn(beam.DoFn):
@@ -57,12 +67,15 @@ class BufferedSinkFn(beam.DoFn):
         self._buffer: list[dict] = []
         self._buffer_started = 0.0
         self._client = None  # opened lazily by the subclass, closed by reset_client/teardown
-        self._lock = None
-        self._done: list = []  # (batch, failures, latency_ms) written by the timer
+        # Shared with the writer thread, guarded by _cond:
+        self._cond = None
+        self._queue: collections.deque = collections.deque()  # (batch, timer) to write
+        self._writing = False
+        self._done: list = []  # (batch, failures, latency_ms, timer) written, not yet emitted
         self._retry_count = 0
         self._in_bundle = False
-        self._stop = None
-        self._timer = None
+        self._stopping = False
+        self._writer = None
 
     def setup(self):
         self._received = Metrics.counter(self._namespace, "received")
@@ -71,15 +84,19 @@ class BufferedSinkFn(beam.DoFn):
         self._retries = Metrics.counter(self._namespace, "retries")
         self._timed = Metrics.counter(self._namespace, "timer_flushes")
         self._latency = Metrics.distribution(self._namespace, "flush_latency_ms")
-        self._lock = threading.RLock()
+        self._cond = threading.Condition(threading.RLock())
+        self._queue = collections.deque()
         self._done = []
-        self._stop = threading.Event()
-        self._timer = threading.Thread(target=self._watch, name=f"{self._processor}-flush",
-                                       daemon=True)
-        self._timer.start()
+        self._stopping = False
+        self._writer = threading.Thread(target=self._write_loop,
+                                        name=f"{self._processor}-writer", daemon=True)
+        self._writer.start()
 
     def write_batch(self, batch: list[dict]) -> Failures:
-        """Writes a batch; returns per-record failures. Raising fails the whole batch."""
+        """Writes a batch; returns per-record failures. Raising fails the whole batch.
+
+        Called on the writer thread only, one batch at a time, so ``self._client`` needs no lock.
+        """
         raise NotImplementedError
 
     def written_key(self, record: dict) -> str:
@@ -96,44 +113,83 @@ class BufferedSinkFn(beam.DoFn):
             self._client = None
 
     def teardown(self):
-        if self._stop is not None:
-            self._stop.set()
-            self._timer.join(timeout=60)
+        if self._writer is not None:
+            with self._cond:
+                self._stopping = True
+                self._cond.notify_all()
+            self._writer.join(timeout=60)
         self.reset_client()
 
     def start_bundle(self):
-        with self._lock:
+        with self._cond:
             self._buffer = []
             self._in_bundle = True
 
     def process(self, record: dict) -> Iterable[Any]:
         self._received.inc()
-        with self._lock:
+        with self._cond:
             if not self._buffer:
                 self._buffer_started = time.monotonic()
             self._buffer.append(record)
             if len(self._buffer) >= self._batch_size or self._waited_long_enough():
-                self._flush()
-            done, self._done = self._done, []
-        yield from self._emit(done, wrap=False)
+                self._hand_off(timer=False)
+            done, retries = self._take_done()
+        yield from self._emit(done, retries, wrap=False)
 
     def finish_bundle(self):
-        with self._lock:
-            self._flush()
+        with self._cond:
+            self._hand_off(timer=False)
+            while self._queue or self._writing:
+                self._wait_for_writer()
             self._in_bundle = False
-            done, self._done = self._done, []
-        yield from self._emit(done, wrap=True)
+            done, retries = self._take_done()
+        yield from self._emit(done, retries, wrap=True)
 
     def _waited_long_enough(self) -> bool:
         return time.monotonic() - self._buffer_started >= self._max_buffering_s
 
-    def _watch(self) -> None:
-        """Timer thread: writes a buffer whose oldest record waited ``max_buffering_s``."""
-        tick = min(0.1, self._max_buffering_s / 4)
-        while not self._stop.wait(tick):
-            with self._lock:
-                if self._in_bundle and self._buffer and self._waited_long_enough():
-                    self._flush(timer=True)
+    def _hand_off(self, *, timer: bool) -> None:
+        """Queues the buffer for the writer (caller holds the lock); waits while the queue is full."""
+        if not self._buffer:
+            return
+        while len(self._queue) >= _MAX_QUEUED_BATCHES:
+            self._wait_for_writer()
+        batch, self._buffer = self._buffer, []
+        self._queue.append((batch, timer))
+        self._cond.notify_all()
+
+    def _wait_for_writer(self) -> None:
+        # A writer thread that died would leave finish_bundle waiting for ever.
+        if not self._writer.is_alive():
+            raise RuntimeError(f"{self._processor}: the writer thread has stopped")
+        self._cond.wait(1.0)
+
+    def _take_done(self) -> tuple[list, int]:
+        done, self._done = self._done, []
+        retries, self._retry_count = self._retry_count, 0
+        return done, retries
+
+    def _write_loop(self) -> None:
+        """Writer thread: writes queued batches, and a buffer that waited ``max_buffering_s``."""
+        tick = min(_MAX_TICK_S, self._max_buffering_s / 4)
+        with self._cond:
+            while not self._stopping:
+                if self._queue:
+                    batch, timer = self._queue.popleft()
+                    self._writing = True
+                    self._cond.notify_all()  # a full queue has room again
+                    self._cond.release()
+                    try:
+                        outcome = self._flush(batch, timer)
+                    finally:
+                        self._cond.acquire()
+                    self._done.append(outcome)
+                    self._writing = False
+                    self._cond.notify_all()
+                elif self._in_bundle and self._buffer and self._waited_long_enough():
+                    self._hand_off(timer=True)
+                else:
+                    self._cond.wait(tick)
 
     def retrying(self, what: str, call: Callable[[], T]) -> T:
         """Runs ``call``, retrying with backoff; re-raises the last error."""
@@ -146,28 +202,25 @@ class BufferedSinkFn(beam.DoFn):
                 self.reset_client()
                 if attempt == self._max_retries:
                     raise
-                self._retry_count += 1  # counted by the bundle thread in _emit
+                with self._cond:
+                    self._retry_count += 1  # counted by the bundle thread in _emit
                 time.sleep(self._backoff_s * 2 ** attempt)
         raise AssertionError("unreachable")
 
-    def _flush(self, timer: bool = False) -> None:
-        """Writes the buffer (caller holds the lock); the outcome waits in ``_done``."""
-        batch, self._buffer = self._buffer, []
-        if not batch:
-            return
+    def _flush(self, batch: list[dict], timer: bool) -> tuple:
+        """Writes one batch (writer thread, lock not held); returns its outcome for ``_emit``."""
         started = time.monotonic()
         try:
             failures = self.write_batch(batch)
         except Exception as err:  # pylint: disable=broad-except
             message = f"write failed after {self._max_retries + 1} attempts: {err}"
             failures = {index: (type(err).__name__, message) for index in range(len(batch))}
-        self._done.append((batch, failures, int((time.monotonic() - started) * 1000), timer))
+        return batch, failures, int((time.monotonic() - started) * 1000), timer
 
-    def _emit(self, done: list, *, wrap: bool) -> Iterable[Any]:
+    def _emit(self, done: list, retries: int, *, wrap: bool) -> Iterable[Any]:
         """Metrics and outputs of finished writes, on the bundle's thread."""
-        if self._retry_count:
-            self._retries.inc(self._retry_count)
-            self._retry_count = 0
+        if retries:
+            self._retries.inc(retries)
         for batch, failures, latency_ms, timer in done:
             self._latency.update(latency_ms)
             if timer:
