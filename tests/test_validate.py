@@ -1,6 +1,8 @@
 """ValidateRecords: every input comes out exactly once, as a record or a dead letter."""
 import json
 
+import pytest
+
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline
@@ -8,7 +10,8 @@ from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from sensory.messages import SourceMessage
-from sensory.transforms.validate import ValidateRecords, parse_record, _Rejected
+from sensory.transforms.validate import MAX_DEPTH, ValidateRecords, parse_record, _Rejected, \
+    _may_have_structure_problem, _structure_problem
 from sensory.models import SocialPost
 
 GOOD = {"platform": "facebook", "post_id": "fb-1", "author_username": "rahim",
@@ -111,3 +114,38 @@ def test_parse_record_only_ever_rejects(value):
                                        "ValidationError"}
     else:
         assert SocialPost.model_validate(record)
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=80)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=_JSON_VALUES, wrap=st.integers(0, 80), ascii_only=st.booleans(),
+       as_bytes=st.booleans())
+def test_structure_precheck_never_hides_a_problem(value, wrap, ascii_only, as_bytes):
+    # The cheap text test may only skip the walk where the walk would find nothing.
+    for _ in range(wrap):
+        value = {"k": value} if wrap % 2 else [value]
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    if as_bytes:
+        try:
+            text = text.encode("utf-8").decode("utf-8")
+        except UnicodeEncodeError:
+            return  # bytes cannot carry a raw lone surrogate
+    if _structure_problem(json.loads(text), MAX_DEPTH) is not None:
+        assert _may_have_structure_problem(text, as_bytes)
+
+
+def test_structure_precheck_sends_deep_and_surrogate_messages_to_the_walk():
+    deep = '{"post_id": ' + "[" * 70 + "]" * 70 + "}"
+    with pytest.raises(_Rejected, match="deeper than 64"):
+        parse_record(deep.encode(), SocialPost)
+    surrogate = '{"post_id": "\\ud800"}'
+    with pytest.raises(_Rejected, match="surrogate"):
+        parse_record(surrogate.encode(), SocialPost)
+    with pytest.raises(_Rejected, match="surrogate"):
+        parse_record('{"post_id": "\ud800"}', SocialPost)

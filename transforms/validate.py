@@ -100,6 +100,30 @@ def _structure_problem(value: Any, limit: int) -> Optional[str]:
     return None
 
 
+def _may_have_structure_problem(text: str, decoded: bool) -> bool:
+    """Cheap test on the raw text: ``False`` proves ``_structure_problem`` would find nothing.
+
+    Nesting deeper than :data:`MAX_DEPTH` needs more than that many ``{``/``[`` characters, and
+    strings decoded strictly from UTF-8 hold a surrogate only through a ``\\uD8xx``-``\\uDFxx``
+    escape. Most messages pass both tests, so the walk over every value is skipped for them.
+
+    Args:
+        text: The message as JSON text.
+        decoded: Whether ``text`` came from bytes decoded as UTF-8 (so it holds no surrogate
+            itself).
+    """
+    if text.count("{") + text.count("[") > MAX_DEPTH:
+        return True
+    if "\\ud" in text or "\\uD" in text:
+        return True
+    if not decoded and not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+    return False
+
+
 def _size_bytes(value: Union[bytes, str]) -> int:
     return len(value) if isinstance(value, bytes) else len(value.encode("utf-8", "surrogatepass"))
 
@@ -165,7 +189,8 @@ def parse_record(value: Union[bytes, str], model: type[pydantic.BaseModel], *,
     if not isinstance(parsed, dict):
         raise _Rejected(NOT_AN_OBJECT,
                         f"message is a JSON {type(parsed).__name__}, expected an object", text)
-    problem = _structure_problem(parsed, MAX_DEPTH)
+    problem = _structure_problem(parsed, MAX_DEPTH) \
+        if _may_have_structure_problem(text, isinstance(value, bytes)) else None
     if problem:
         raise _Rejected(PARSE_ERROR, problem, text)
     try:
