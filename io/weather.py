@@ -2,8 +2,9 @@
 
 ``OpenWeatherClient`` speaks OpenWeatherMap's current-weather API (``GET {base}/weather?q=...``)
 with timeouts and exponential-backoff retries; ``CachedWeather`` puts a Redis cache with a
-30-minute TTL in front of it. ``ReadCurrentWeather`` turns both into the pipelines' weather side
-input: one snapshot for batch runs, a periodic refresh for streaming runs.
+30-minute TTL in front of it. ``WeatherSnapshots`` fetches every city through both;
+``ReadCurrentWeather`` turns that into the pipelines' weather side input: one snapshot for batch
+runs, a periodic refresh for streaming runs.
 """
 import logging
 import os
@@ -172,6 +173,65 @@ class CachedWeather:
         return weather
 
 
+class WeatherSnapshots:
+    """Snapshots ``{city: weather dict}`` of the cities that answered, through the Redis cache.
+
+    A context manager: the HTTP session and the Redis connection open in ``__enter__`` and close
+    in ``__exit__``. Picklable while closed, so a DoFn can hold one and open it in ``setup()``
+    (the weather side input's fetch step, and ``AttachWeather``'s lookup join on runners
+    without working side inputs).
+
+    Args:
+        base_url: OpenWeatherMap API root.
+        api_key: The ``appid``.
+        redis_url: Redis for the cache, or None.
+        cities: Cities to fetch.
+    """
+
+    def __init__(self, *, base_url: str, api_key: str, redis_url: Optional[str] = None,
+                 cities: tuple = CITIES):
+        self._base_url = base_url
+        self._api_key = api_key
+        self._redis_url = redis_url
+        self._cities = tuple(cities)
+        self._client = None
+        self._cache = None
+        self._redis = None
+
+    def __getstate__(self):
+        return {**self.__dict__, "_client": None, "_cache": None, "_redis": None}
+
+    def __enter__(self) -> "WeatherSnapshots":
+        self._client = OpenWeatherClient(base_url=self._base_url,
+                                          api_key=self._api_key).__enter__()
+        if self._redis_url:
+            import redis  # pylint: disable=import-outside-toplevel
+            self._redis = redis.Redis.from_url(self._redis_url, socket_timeout=2)
+        self._cache = CachedWeather(self._client, self._redis)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._client is not None:
+            self._client.__exit__(None, None, None)
+            self._client = None
+        if self._redis is not None:
+            self._redis.close()
+            self._redis = None
+
+    def fetch(self) -> tuple[dict[str, dict], int]:
+        """Returns the snapshot and how many cities gave no weather."""
+        snapshot, unavailable = {}, 0
+        for city in self._cities:
+            try:
+                weather = self._cache.current(city)
+            except WeatherUnavailable as err:
+                unavailable += 1
+                _LOGGER.warning("no weather: %s", err)
+                continue
+            snapshot[city] = weather.model_dump(mode="json")
+        return snapshot, unavailable
+
+
 class _FetchAllFn(beam.DoFn):
     """On each impulse, yields one snapshot ``{city: weather dict}`` of the cities that answered.
 
@@ -179,44 +239,25 @@ class _FetchAllFn(beam.DoFn):
     whole snapshot at once.
     """
 
-    def __init__(self, base_url: str, api_key: str, redis_url: Optional[str], cities: tuple):
+    def __init__(self, snapshots: WeatherSnapshots):
         super().__init__()
-        self._base_url = base_url
-        self._api_key = api_key
-        self._redis_url = redis_url
-        self._cities = cities
-        self._client = None
-        self._cache = None
-        self._redis = None
+        self._snapshots = snapshots
 
     def setup(self):
         self._ok = Metrics.counter(NAMESPACE, "fetched")
         self._unavailable = Metrics.counter(NAMESPACE, "unavailable")
-        self._client = OpenWeatherClient(base_url=self._base_url,
-                                          api_key=self._api_key).__enter__()
-        if self._redis_url:
-            import redis  # pylint: disable=import-outside-toplevel
-            self._redis = redis.Redis.from_url(self._redis_url, socket_timeout=2)
-        self._cache = CachedWeather(self._client, self._redis)
+        self._snapshots.__enter__()
 
     def process(self, _impulse) -> Iterable[dict[str, dict]]:
-        snapshot = {}
-        for city in self._cities:
-            try:
-                weather = self._cache.current(city)
-            except WeatherUnavailable as err:
-                self._unavailable.inc()
-                _LOGGER.warning("no weather: %s", err)
-                continue
-            self._ok.inc()
-            snapshot[city] = weather.model_dump(mode="json")
+        snapshot, unavailable = self._snapshots.fetch()
+        if snapshot:
+            self._ok.inc(len(snapshot))
+        if unavailable:
+            self._unavailable.inc(unavailable)
         yield snapshot
 
     def teardown(self):
-        if self._client is not None:
-            self._client.__exit__(None, None, None)
-        if self._redis is not None:
-            self._redis.close()
+        self._snapshots.__exit__(None, None, None)
 
 
 class ReadCurrentWeather(beam.PTransform[beam.pvalue.PBegin, PCollection[dict]]):
@@ -240,7 +281,8 @@ class ReadCurrentWeather(beam.PTransform[beam.pvalue.PBegin, PCollection[dict]])
         super().__init__()
         if refresh_s is not None and refresh_s <= 0:
             raise ValueError("refresh_s must be positive")
-        self._fetch = _FetchAllFn(base_url, api_key, redis_url, tuple(cities))
+        self._fetch = _FetchAllFn(WeatherSnapshots(base_url=base_url, api_key=api_key,
+                                                   redis_url=redis_url, cities=cities))
         self._refresh_s = refresh_s
 
     def expand(self, pbegin):

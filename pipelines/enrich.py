@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Optional
 
 import apache_beam as beam
 from apache_beam import PCollection
+from apache_beam.options.pipeline_options import StandardOptions
 
 from sensory import endpoints
-from sensory.io.weather import ReadCurrentWeather, local_base_url, resolve_api_key
+from sensory.io.weather import ReadCurrentWeather, WeatherSnapshots, local_base_url, \
+    resolve_api_key
 from sensory.pipelines.options import SensoryOptions
-from sensory.transforms.weather import AttachWeather
+from sensory.transforms.weather import LOOKUP, AttachWeather, resolve_join
 
 if TYPE_CHECKING:
     from sensory.transforms.embedding_cache import EmbeddingCache
@@ -45,13 +47,20 @@ def enrich(pipeline: beam.Pipeline, records: PCollection, options: SensoryOption
     """
     dead_letters = []
     if not options.no_weather:
+        refresh_s = options.weather_refresh_s if streaming else None
+        join = resolve_join(options.weather_join, options.view_as(StandardOptions).runner)
         if weather is None:
             base_url = options.weather_base_url or local_base_url()
-            weather = pipeline | f"{label}Weather" >> ReadCurrentWeather(
-                base_url=base_url, api_key=resolve_api_key(base_url),
-                redis_url=_redis_url(options),
-                refresh_s=options.weather_refresh_s if streaming else None)
-        records = records | f"{label}AttachWeather" >> AttachWeather(weather=weather)
+            source = {"base_url": base_url, "api_key": resolve_api_key(base_url),
+                      "redis_url": _redis_url(options)}
+            if join == LOOKUP:
+                attach = AttachWeather(snapshots=WeatherSnapshots(**source), refresh_s=refresh_s)
+            else:
+                attach = AttachWeather(weather=pipeline | f"{label}Weather" >> ReadCurrentWeather(
+                    **source, refresh_s=refresh_s))
+        else:
+            attach = AttachWeather(weather=weather)
+        records = records | f"{label}AttachWeather" >> attach
     if not options.no_embeddings:
         # Imported here: it pulls in torch (see the module docstring).
         from sensory.transforms.embeddings import EmbedRecords  # pylint: disable=import-outside-toplevel

@@ -60,6 +60,13 @@ def _add_enrichment_options(parser) -> None:
                        help="Redis for the weather and embedding caches (empty: no caches). "
                             "Default: $REDIS_URL, else the local stack's with its generated "
                             "password, redis://:<password>@127.0.0.1:$SENSORY_REDIS_PORT/0 (6379).")
+    group.add_argument("--weather_join", choices=("auto", "side_input", "lookup"),
+                       default="auto",
+                       help="How records get the weather snapshot: side_input (Beam side "
+                            "input), lookup (each worker fetches it through the Redis cache and "
+                            "refreshes it every --weather_refresh_s). Default: auto (lookup on "
+                            "FlinkRunner/PortableRunner, whose Beam 2.62 runner cannot checkpoint "
+                            "a Python side input; side_input elsewhere).")
     group.add_argument("--weather_refresh_s", type=float, default=1800.0,
                        help="Streaming runs refresh weather this often. Default: 1800.")
     group.add_argument("--no_embeddings", action="store_true", default=False,

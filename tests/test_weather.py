@@ -6,11 +6,11 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from sensory.cities import canonical_city
-from sensory.io.weather import (OpenWeatherClient, ReadCurrentWeather, WeatherUnavailable,
-                                parse_current_weather, resolve_api_key)
+from sensory.io.weather import (OpenWeatherClient, ReadCurrentWeather, WeatherSnapshots,
+                                WeatherUnavailable, parse_current_weather, resolve_api_key)
 from sensory.settings import ConfigurationError
 from sensory.stack.weather_emulator import synthetic_weather
-from sensory.transforms.weather import AttachWeather
+from sensory.transforms.weather import AttachWeather, resolve_join
 
 
 def test_client_parses_the_real_response_shape(emulator):
@@ -117,3 +117,69 @@ def test_api_down_degrades_to_no_weather_and_counts_it(emulator):
     counters = {c.key.metric.name: c.committed for c in result.metrics().query(
         MetricsFilter().with_namespace("sensory.weather"))["counters"]}
     assert counters == {"unavailable": 8}
+
+
+def test_lookup_join_fetches_the_snapshot_itself(emulator):
+    # The join Flink runs (no side input): same statuses, weather fetched by the worker.
+    p = TestPipeline()
+    joined = p | beam.Create(_records()) | AttachWeather(
+        snapshots=WeatherSnapshots(base_url=emulator.base_url, api_key="k"))
+    assert_that(_statuses(joined), equal_to([
+        ("a", "ok", "Dhaka"), ("b", "ok", "Chittagong"), ("c", "unknown_city", None),
+        ("d", "no_city", None)]))
+    result = p.run()
+    result.wait_until_finish()
+    counters = {c.key.metric.name: c.committed for c in result.metrics().query(
+        MetricsFilter().with_namespace("sensory.weather_join"))["counters"]}
+    assert counters["lookup_refreshes"] >= 1
+    assert counters["ok"] == 2 and counters["unknown_city"] == 1 and counters["no_city"] == 1
+
+
+def test_lookup_join_with_the_api_down_degrades_and_counts_it(emulator):
+    emulator.fail_with = 500
+    p = TestPipeline()
+    joined = p | beam.Create(_records()[:2]) | AttachWeather(
+        snapshots=WeatherSnapshots(base_url=emulator.base_url, api_key="k"))
+    assert_that(_statuses(joined), equal_to([("a", "unavailable", None),
+                                             ("b", "unavailable", None)]))
+    result = p.run()
+    result.wait_until_finish()
+    counters = {c.key.metric.name: c.committed for c in result.metrics().query(
+        MetricsFilter().with_namespace("sensory.weather_join"))["counters"]}
+    assert counters["lookup_unavailable_cities"] == 8 * counters["lookup_refreshes"]
+
+
+def test_lookup_refreshes_only_when_the_snapshot_is_old(emulator):
+    # pylint: disable=protected-access
+    from sensory.transforms.weather import _LookupAttachFn
+    fn = _LookupAttachFn(WeatherSnapshots(base_url=emulator.base_url, api_key="k",
+                                          cities=("Dhaka",)), refresh_s=3600)
+    fn.setup()
+    try:
+        fn.start_bundle()
+        fn.start_bundle()
+        assert emulator.requests_served == 1
+        fn._fetched_at -= 3601
+        fn.start_bundle()
+        assert emulator.requests_served == 2
+    finally:
+        fn.teardown()
+
+
+@pytest.mark.parametrize("mode, runner, expected", [
+    ("auto", None, "side_input"), ("auto", "DirectRunner", "side_input"),
+    ("auto", "FlinkRunner", "lookup"), ("auto", "apache_beam.runners.portability."
+                                                 "portable_runner.PortableRunner", "lookup"),
+    ("side_input", "FlinkRunner", "side_input"), ("lookup", "DirectRunner", "lookup")])
+def test_auto_join_picks_lookup_on_flink(mode, runner, expected):
+    assert resolve_join(mode, runner) == expected
+
+
+def test_attach_weather_wants_exactly_one_source(emulator):
+    with pytest.raises(ValueError, match="exactly one"):
+        AttachWeather()
+    with pytest.raises(ValueError, match="refresh_s"):
+        AttachWeather(snapshots=WeatherSnapshots(base_url=emulator.base_url, api_key="k"),
+                      refresh_s=0)
+    with pytest.raises(ValueError, match="must be one of"):
+        resolve_join("sideways", None)
