@@ -256,7 +256,21 @@ def main() -> None:
                   f"(never seen: {missing}; poll every {args.poll_s} s)")
         else:
             print(f"{sink:10s} nothing became visible")
+    if "snowflake" in sinks:
+        print(f"weather_status of the rows: {weather_statuses(salt)}")
     cleanup(salt)
+
+
+def weather_statuses(salt: str) -> dict[str, int]:
+    """How the run's Snowflake rows got their weather (shows the weather join ran)."""
+    conn = snowflake_connect(SnowflakeSettings.from_env())
+    try:
+        cursor = conn.cursor()
+        cursor.execute("SELECT CONTEXT:weather_status::VARCHAR, COUNT(*) FROM SOCIAL_POSTS "
+                       "WHERE POST_ID LIKE %s GROUP BY 1 ORDER BY 1", (f"lat-{salt}-%",))
+        return {str(status): count for status, count in cursor.fetchall()}
+    finally:
+        conn.close()
 
 
 if __name__ == "__main__":

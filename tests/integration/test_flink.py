@@ -182,7 +182,7 @@ def test_bounded_run_on_flink_matches_direct_runner(flink, kind, kafka_bootstrap
 def _social(topic, i):
     return json.dumps({"platform": "facebook", "post_id": f"{topic}-{i}", "author": "someone",
                        "content": f"Saree sale number {i}", "engagement_count": i,
-                       "posted_at": "2025-12-20T10:00:00Z"}).encode()
+                       "location": "Dhaka", "posted_at": "2025-12-20T10:00:00Z"}).encode()
 
 
 def _wait(check, timeout_s, what):
@@ -210,7 +210,9 @@ def test_streaming_job_survives_taskmanager_kill(flink: FlinkService, kafka_boot
         [sys.executable, job_script, str(audit), *flags, "--streaming", f"--topics={topic}",
          f"--bootstrap_servers={kafka_bootstrap}", f"--consumer_group=stream-{topic}",
          "--sinks=snowflake", "--snowflake_max_buffering_s=2", f"--pii_key_file={key_file}",
-         *COMMON], capture_output=True, timeout=300, check=False)
+         # With weather: Beam 2.62's Flink runner could not checkpoint the side-input join,
+         # so --weather_join=auto joins by lookup here (docs/flink.md, "Weather on Flink").
+         "--no_embeddings"], capture_output=True, timeout=300, check=False)
     assert submit.returncode == 0, submit.stderr.decode()[-3000:]
     (jid,) = [jid for jid in _jobs() if jid not in before]
     try:
@@ -248,6 +250,9 @@ def test_streaming_job_survives_taskmanager_kill(flink: FlinkService, kafka_boot
               f"kill; restored from checkpoint {checkpoints['latest']['restored']['id']}")
         assert set(lines) == {f"{topic}-{i}" for i in range(total)}
         assert sorted(keys) == sorted({f"{topic}-{i}" for i in range(total)})  # exactly once
+        statuses = {(json.loads(row["CONTEXT"]) if isinstance(row["CONTEXT"], str)
+                     else row["CONTEXT"])["weather_status"] for row in rows}
+        assert statuses == {"ok"}, statuses  # every Dhaka post got the weather
         # While the job runs, its Beam metrics reach the stack's Prometheus through Flink's
         # reporter: every Flink query of the dashboards returns data.
         pending = [t for t in dashboard_targets() if "flink_" in t[2]]
