@@ -18,7 +18,8 @@ from apache_beam import PCollection
 from sensory.deadletter import SNOWFLAKE_SINK
 from sensory.io.snowflake_conn import SnowflakeSettings, connect
 from sensory.io.sink import BufferedSinkFn, split_sink_outputs
-from sensory.io.snowflake_schema import ROW_MAPPERS, TABLES, _iso_now, csv_value, record_key
+from sensory.io.snowflake_schema import ROW_MAPPERS, TABLES, WEATHER_LOGS, _iso_now, csv_value, \
+    record_key
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -96,15 +97,40 @@ def load_rows(conn, table: str, rows: list[dict[str, Any]], workdir: str,
     return len(unique)
 
 
+# Tables whose rows repeat across records: every record of a city carries the same weather
+# observation until the next one. A row this sink instance has already merged is not loaded
+# again, so most flushes of a stream load one table instead of two (a load costs a stage, a
+# COPY and a MERGE whatever its size).
+_REPEATING_TABLES = (WEATHER_LOGS,)
+_MAX_REMEMBERED_ROWS = 10_000
+
+
 class _WriteFn(BufferedSinkFn):
     def __init__(self, settings: SnowflakeSettings, **kwargs):
         super().__init__(namespace=NAMESPACE, processor=SNOWFLAKE_SINK, **kwargs)
         self._settings = settings
         self._workdir = None
+        self._merged: dict[str, set] = {}
 
     def setup(self):
         super().setup()
         self._workdir = tempfile.mkdtemp(prefix="sensory-snowflake-")
+        self._merged = {table: set() for table in _REPEATING_TABLES}
+
+    def _not_yet_merged(self, table: str, rows: list[dict]) -> list[dict]:
+        if table not in self._merged:
+            return rows
+        key = TABLES[table].key
+        return [row for row in rows if tuple(row[k] for k in key) not in self._merged[table]]
+
+    def _remember(self, table: str, rows: list[dict]) -> None:
+        if table not in self._merged:
+            return
+        merged = self._merged[table]
+        if len(merged) + len(rows) > _MAX_REMEMBERED_ROWS:
+            merged.clear()  # forgetting only costs a repeated (idempotent) MERGE
+        key = TABLES[table].key
+        merged.update(tuple(row[k] for k in key) for row in rows)
 
     def written_key(self, record: dict) -> str:
         return record_key(record)
@@ -116,14 +142,20 @@ class _WriteFn(BufferedSinkFn):
             for table, row in ROW_MAPPERS[record["_record_type"]](record, ingested_at):
                 rows.setdefault(table, []).append(row)
 
+        rows = {table: self._not_yet_merged(table, table_rows)
+                for table, table_rows in rows.items()}
+
         def load_all():
             if self._client is None:
                 self._client = connect(self._settings)
                 _create_tables(self._client)
             for table, table_rows in rows.items():
-                load_rows(self._client, table, table_rows, self._workdir)
+                if table_rows:
+                    load_rows(self._client, table, table_rows, self._workdir)
         # MERGE on natural keys makes a retried (partly applied) batch harmless.
         self.retrying(f"loading {len(batch)} records", load_all)
+        for table, table_rows in rows.items():
+            self._remember(table, table_rows)
         return {}
 
 

@@ -190,3 +190,47 @@ def test_sink_going_down_mid_run_loses_nothing(service, snowflake_settings, weav
     else:
         with weaviate_connect(WeaviateSettings.from_env()) as fresh:
             assert _weaviate_count(fresh, prefix) == n
+
+
+def test_a_weather_observation_already_merged_is_not_loaded_again(snowflake_settings, prefix):
+    # Every record of a city carries the same observation: the sink merges it once, then only
+    # the posts (one load per flush instead of two).
+    # pylint: disable=protected-access
+    from sensory.io.snowflake import _WriteFn
+    city = f"City{prefix}"
+    records = _records(prefix, 4, with_vectors=False)
+    for record in records:
+        record["context"]["weather"]["city"] = city
+
+    def weather_rows():
+        conn = connect(snowflake_settings)
+        try:
+            return conn.cursor().execute(
+                "SELECT COUNT(*) FROM WEATHER_LOGS WHERE CITY = %s", (city,)).fetchone()[0]
+        finally:
+            conn.close()
+
+    fn = _WriteFn(snowflake_settings, batch_size=100, max_buffering_s=60, max_retries=0,
+                  backoff_s=0)
+    fn.setup()
+    try:
+        assert fn.write_batch(records[:2]) == {}
+        assert weather_rows() == 1
+        conn = connect(snowflake_settings)
+        try:
+            conn.cursor().execute("DELETE FROM WEATHER_LOGS WHERE CITY = %s", (city,))
+        finally:
+            conn.close()
+        assert fn.write_batch(records[2:3]) == {}
+        assert weather_rows() == 0  # the same observation was not loaded again
+        records[3]["context"]["weather"]["timestamp"] = "2025-12-20T11:00:00Z"
+        assert fn.write_batch(records[3:]) == {}
+        assert weather_rows() == 1  # a new observation is
+        assert _snowflake_count(snowflake_settings, prefix) == 4
+    finally:
+        fn.teardown()
+        conn = connect(snowflake_settings)
+        try:
+            conn.cursor().execute("DELETE FROM WEATHER_LOGS WHERE CITY = %s", (city,))
+        finally:
+            conn.close()
