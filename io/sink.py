@@ -122,7 +122,12 @@ class BufferedSinkFn(beam.DoFn):
 
     def start_bundle(self):
         with self._cond:
-            self._buffer = []
+            # Normally nothing is left here (finish_bundle waited). After a bundle that failed
+            # part-way, its writes finish first and their outcome is dropped: the runner retries
+            # that bundle, which writes (idempotently) and reports its records again.
+            while self._queue or self._writing:
+                self._wait_for_writer()
+            self._buffer, self._done = [], []
             self._in_bundle = True
 
     def process(self, record: dict) -> Iterable[Any]:
