@@ -18,7 +18,7 @@ from sensory.io.kafka_java import ReadFromKafka262, planned_record_count
 from sensory.io.kafka_read import PartitionRead, _PlanPartitionsFn, _ReadPartitionFn
 from sensory.io.kafka_write import WriteToKafka
 from sensory.messages import SourceMessage
-from sensory.settings import ConfigurationError
+from sensory.settings import ConfigurationError, pick_for_runner
 
 __all__ = ["ReadFromKafka", "WriteToKafka", "PartitionRead"]
 
@@ -27,8 +27,6 @@ _LOGGER = logging.getLogger(__name__)
 PYTHON_IMPL = "python"
 JAVA_IMPL = "java"
 IMPLS = ("auto", PYTHON_IMPL, JAVA_IMPL)
-# Runners on which ``auto`` means java: portable runners executing on Flink.
-_JAVA_RUNNERS = ("flinkrunner", "portablerunner")
 
 
 def resolve_impl(impl: str, runner: Optional[str]) -> str:
@@ -41,12 +39,7 @@ def resolve_impl(impl: str, runner: Optional[str]) -> str:
     Returns:
         ``python`` or ``java``.
     """
-    if impl not in IMPLS:
-        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
-    if impl != "auto":
-        return impl
-    name = (runner or "").rsplit(".", 1)[-1].lower()
-    return JAVA_IMPL if name in _JAVA_RUNNERS else PYTHON_IMPL
+    return pick_for_runner(impl, runner, on_flink=JAVA_IMPL, elsewhere=PYTHON_IMPL, what="impl")
 
 
 def _from_java_record(record) -> SourceMessage:

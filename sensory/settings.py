@@ -51,3 +51,33 @@ def load_pii_key(key_file: Optional[str] = None) -> bytes:
         raise ConfigurationError(
             f"the PII key from {origin} is {len(key)} bytes; use at least {MIN_KEY_BYTES}")
     return key
+
+
+# Runners whose pipelines run on a Flink cluster (class names, lower case).
+FLINK_RUNNERS = frozenset({"flinkrunner", "portablerunner"})
+
+
+def pick_for_runner(choice: str, runner: Optional[str], *, on_flink: str, elsewhere: str,
+                    what: str) -> str:
+    """Resolves an ``auto | elsewhere | on_flink`` option for the pipeline's runner.
+
+    Args:
+        choice: The option's value.
+        runner: The pipeline's ``--runner`` (class name, dotted path or None).
+        on_flink: What ``auto`` means on FlinkRunner/PortableRunner.
+        elsewhere: What ``auto`` means on any other runner.
+        what: The option's name, for the error message.
+
+    Returns:
+        ``on_flink`` or ``elsewhere``.
+
+    Raises:
+        ValueError: ``choice`` is none of the three.
+    """
+    choices = ("auto", elsewhere, on_flink)
+    if choice not in choices:
+        raise ValueError(f"{what} must be one of {choices}, got {choice!r}")
+    if choice != "auto":
+        return choice
+    name = (runner or "").rsplit(".", 1)[-1].lower()
+    return on_flink if name in FLINK_RUNNERS else elsewhere

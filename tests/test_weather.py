@@ -91,6 +91,14 @@ def _statuses(records):
                                          (r["context"]["weather"] or {}).get("city")))
 
 
+def _run_counters(pipeline, namespace):
+    """Runs ``pipeline`` and returns its committed counters in ``namespace`` by name."""
+    result = pipeline.run()
+    result.wait_until_finish()
+    return {c.key.metric.name: c.committed for c in result.metrics().query(
+        MetricsFilter().with_namespace(namespace))["counters"]}
+
+
 def test_join_from_the_emulator_side_input(emulator):
     p = TestPipeline()
     weather = p | ReadCurrentWeather(base_url=emulator.base_url, api_key="k")
@@ -98,10 +106,7 @@ def test_join_from_the_emulator_side_input(emulator):
     assert_that(_statuses(joined), equal_to([
         ("a", "ok", "Dhaka"), ("b", "ok", "Chittagong"), ("c", "unknown_city", None),
         ("d", "no_city", None)]))
-    result = p.run()
-    result.wait_until_finish()
-    fetched = {c.key.metric.name: c.committed for c in result.metrics().query(
-        MetricsFilter().with_namespace("sensory.weather"))["counters"]}
+    fetched = _run_counters(p, "sensory.weather")
     assert fetched == {"fetched": 8}
 
 
@@ -112,10 +117,7 @@ def test_api_down_degrades_to_no_weather_and_counts_it(emulator):
     joined = p | beam.Create(_records()[:2]) | AttachWeather(weather=weather)
     assert_that(_statuses(joined), equal_to([("a", "unavailable", None),
                                              ("b", "unavailable", None)]))
-    result = p.run()
-    result.wait_until_finish()
-    counters = {c.key.metric.name: c.committed for c in result.metrics().query(
-        MetricsFilter().with_namespace("sensory.weather"))["counters"]}
+    counters = _run_counters(p, "sensory.weather")
     assert counters == {"unavailable": 8}
 
 
@@ -127,10 +129,7 @@ def test_lookup_join_fetches_the_snapshot_itself(emulator):
     assert_that(_statuses(joined), equal_to([
         ("a", "ok", "Dhaka"), ("b", "ok", "Chittagong"), ("c", "unknown_city", None),
         ("d", "no_city", None)]))
-    result = p.run()
-    result.wait_until_finish()
-    counters = {c.key.metric.name: c.committed for c in result.metrics().query(
-        MetricsFilter().with_namespace("sensory.weather_join"))["counters"]}
+    counters = _run_counters(p, "sensory.weather_join")
     assert counters["lookup_refreshes"] >= 1
     assert counters["ok"] == 2 and counters["unknown_city"] == 1 and counters["no_city"] == 1
 
@@ -142,10 +141,7 @@ def test_lookup_join_with_the_api_down_degrades_and_counts_it(emulator):
         snapshots=WeatherSnapshots(base_url=emulator.base_url, api_key="k"))
     assert_that(_statuses(joined), equal_to([("a", "unavailable", None),
                                              ("b", "unavailable", None)]))
-    result = p.run()
-    result.wait_until_finish()
-    counters = {c.key.metric.name: c.committed for c in result.metrics().query(
-        MetricsFilter().with_namespace("sensory.weather_join"))["counters"]}
+    counters = _run_counters(p, "sensory.weather_join")
     assert counters["lookup_unavailable_cities"] == 8 * counters["lookup_refreshes"]
 
 

@@ -19,6 +19,7 @@ from apache_beam.metrics import Metrics
 
 from sensory.cities import canonical_city
 from sensory.models import MARKET, RECORD_TYPE_KEY
+from sensory.settings import pick_for_runner
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -32,8 +33,6 @@ UNAVAILABLE = "unavailable"
 SIDE_INPUT = "side_input"
 LOOKUP = "lookup"
 JOIN_MODES = ("auto", SIDE_INPUT, LOOKUP)
-# Runners whose side inputs the pipelines cannot use in streaming (see the module docstring).
-_LOOKUP_RUNNERS = frozenset({"flinkrunner", "portablerunner"})
 
 
 def resolve_join(mode: str, runner: Optional[str]) -> str:
@@ -46,12 +45,8 @@ def resolve_join(mode: str, runner: Optional[str]) -> str:
     Returns:
         ``side_input`` or ``lookup``.
     """
-    if mode not in JOIN_MODES:
-        raise ValueError(f"weather join must be one of {JOIN_MODES}, got {mode!r}")
-    if mode != "auto":
-        return mode
-    name = (runner or "").rsplit(".", 1)[-1].lower()
-    return LOOKUP if name in _LOOKUP_RUNNERS else SIDE_INPUT
+    return pick_for_runner(mode, runner, on_flink=LOOKUP, elsewhere=SIDE_INPUT,
+                           what="weather join")
 
 
 def record_city(record: dict[str, Any]) -> Optional[str]:
