@@ -21,6 +21,8 @@ _PACKAGE_DIRS = {
 _REQUIRES = [
     "apache-beam==2.77.0",
     "pydantic>=2.7,<3",
+    # Validation's fast path and the Snowflake sink's VARIANT columns (docs/performance.md).
+    "orjson>=3.10,<4",
     "click>=8.1,<9",
     "tzdata",
     "requests>=2.31,<3",

@@ -6,11 +6,12 @@ changes nothing. Credentials and endpoint come from ``SnowflakeSettings`` (envir
 emulator by default).
 """
 import csv
+import gzip
 import logging
 import os
 import tempfile
 import uuid
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 import apache_beam as beam
 from apache_beam import PCollection
@@ -18,8 +19,8 @@ from apache_beam import PCollection
 from sensory.deadletter import SNOWFLAKE_SINK
 from sensory.io.snowflake_conn import SnowflakeSettings, connect
 from sensory.io.sink import BufferedSinkFn, split_sink_outputs
-from sensory.io.snowflake_schema import ROW_MAPPERS, TABLES, WEATHER_LOGS, _iso_now, csv_value, \
-    record_key
+from sensory.io.snowflake_schema import ROW_MAPPERS, TABLES, WEATHER_LOGS, TableSpec, _iso_now, \
+    record_key, variant_text
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -27,6 +28,8 @@ NAMESPACE = "sensory.snowflake_sink"
 NULL_MARKER = r"\N"
 DEFAULT_BATCH_SIZE = 10_000
 DEFAULT_MAX_BUFFERING_S = 60.0
+# Level 1 compresses CSV rows to ~1/4 at a fraction of level 9's CPU.
+_GZIP_LEVEL = 1
 
 
 def merge_sql(table: str, staging: str, target: Optional[str] = None) -> str:
@@ -52,6 +55,22 @@ def merge_sql(table: str, staging: str, target: Optional[str] = None) -> str:
             f"VALUES ({', '.join('s.' + n for n in names)})")
 
 
+def write_csv_gz(path: str, spec: TableSpec, rows: Iterable[dict[str, Any]]) -> None:
+    """Writes rows as the staging CSV (gzip level 1): VARIANTs as JSON, ``\\N`` for NULL.
+
+    Args:
+        path: File to write (``.csv.gz``).
+        spec: The table whose columns, in order, the CSV has.
+        rows: Rows as dicts keyed by column name.
+    """
+    columns = [(name, variant_text if kind == "VARIANT" else None) for name, kind in spec.columns]
+    with gzip.open(path, "wt", compresslevel=_GZIP_LEVEL, encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(
+            [NULL_MARKER if value is None else value if convert is None else convert(value)
+             for name, convert in columns for value in (row.get(name),)]
+            for row in rows)
+
+
 def load_rows(conn, table: str, rows: list[dict[str, Any]], workdir: str,
               target: Optional[str] = None) -> int:
     """Loads rows into ``table`` through a stage and a MERGE; returns the rows merged.
@@ -67,19 +86,18 @@ def load_rows(conn, table: str, rows: list[dict[str, Any]], workdir: str,
     # MERGE refuses a source with two rows for one key; the latest version wins.
     unique = {tuple(row[k] for k in spec.key): row for row in rows}
     suffix = uuid.uuid4().hex[:12].upper()
-    path = os.path.join(workdir, f"{table.lower()}_{suffix}.csv")
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        for row in unique.values():
-            writer.writerow([NULL_MARKER if row.get(name) is None else
-                             csv_value(kind, row.get(name)) for name, kind in spec.columns])
+    path = os.path.join(workdir, f"{table.lower()}_{suffix}.csv.gz")
+    write_csv_gz(path, spec, unique.values())
     stage, staging = f"SENSORY_STAGE_{suffix}", f"SENSORY_STG_{table}_{suffix}"
     staging_cols = ", ".join(f"{name} {'VARCHAR' if kind in ('VARIANT', 'TIMESTAMP_TZ') else kind}"
                              for name, kind in spec.columns)
     cursor = conn.cursor()
     try:
         cursor.execute(f"CREATE TEMPORARY STAGE {stage}")
-        cursor.execute(f"PUT 'file://{path}' @{stage} AUTO_COMPRESS=TRUE")
+        # Compressed here, fast: the connector's AUTO_COMPRESS uses gzip level 9, which cost
+        # more CPU than building the CSV (docs/performance.md, "Snowflake sink").
+        cursor.execute(f"PUT 'file://{path}' @{stage} AUTO_COMPRESS=FALSE "
+                       f"SOURCE_COMPRESSION=GZIP")
         cursor.execute(f"CREATE TEMPORARY TABLE {staging} ({staging_cols})")
         cursor.execute(
             f"COPY INTO {staging} FROM @{stage} FILE_FORMAT = (TYPE = CSV "

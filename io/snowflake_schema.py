@@ -3,6 +3,8 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, NamedTuple, Optional
 
+import orjson
+
 SOCIAL_POSTS = "SOCIAL_POSTS"
 MARKET_ORDERS = "MARKET_ORDERS"
 PRICE_HISTORY = "PRICE_HISTORY"
@@ -190,10 +192,10 @@ def record_key(record: dict[str, Any]) -> str:
     return str(record.get("post_id"))
 
 
-def csv_value(kind: str, value: Any) -> Any:
-    """How one value is written into the staging CSV (VARIANTs as JSON text)."""
-    if value is None:
-        return ""
-    if kind == "VARIANT":
+def variant_text(value: Any) -> str:
+    """A VARIANT value as JSON text for the staging CSV (PARSE_JSON reads it back)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        # orjson refuses what the records never hold but json accepts (ints over 64 bits).
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return value
