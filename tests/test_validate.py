@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from sensory.messages import SourceMessage
 from sensory.transforms.validate import MAX_DEPTH, ValidateRecords, parse_record, _Rejected, \
-    _may_have_structure_problem, _structure_problem
+    _may_have_structure_problem, _parse_fast, _parse_strict, _structure_problem
 from sensory.models import SocialPost
 
 GOOD = {"platform": "facebook", "post_id": "fb-1", "author_username": "rahim",
@@ -149,3 +149,55 @@ def test_structure_precheck_sends_deep_and_surrogate_messages_to_the_walk():
         parse_record(surrogate.encode(), SocialPost)
     with pytest.raises(_Rejected, match="surrogate"):
         parse_record('{"post_id": "\ud800"}', SocialPost)
+
+
+_WS = st.sampled_from(["", " ", "\n", "\t ", "\r\n"])
+_SCALAR_TEXT = st.one_of(
+    st.integers().map(str),
+    st.integers(min_value=2**63 - 3, max_value=2**70).map(str),
+    st.integers(min_value=-2**70, max_value=-2**63 + 3).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.sampled_from(["1e309", "-1E400", "NaN", "Infinity", "1.5e-400", "-0", "-0.0", "0.1e1",
+                     "true", "null", "tru", "01", "1.", '"\\ud800"', '"\\ud83d\\ude00"',
+                     '"say \\"hi\\": ok"', '"a":', '"\u00e9\u09e7"', '"\x01"', "[]", "{}"]),
+    st.text(max_size=8).map(lambda t: json.dumps(t, ensure_ascii=False)),
+)
+
+
+def _object_text(children):
+    pair = st.tuples(st.sampled_from(["a", "b", "post_id", "k\\\"", "é"]), _WS, _WS, children)
+    return st.lists(pair, max_size=5).map(lambda pairs: "{" + ",".join(
+        f"{json.dumps(k)}{w1}:{w2}{v}" for k, w1, w2, v in pairs) + "}")
+
+
+_JSON_TEXT = st.recursive(
+    _SCALAR_TEXT, lambda children: _object_text(children)
+    | st.lists(children, max_size=4).map(lambda items: "[" + ", ".join(items) + "]"),
+    max_leaves=30)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=_object_text(_JSON_TEXT), prefix=st.sampled_from(["", " ", "\ufeff", "\n"]),
+       suffix=st.sampled_from(["", " ", "\n", " x", ","]), wrap=st.integers(0, 70),
+       as_bytes=st.booleans())
+def test_fast_parse_agrees_with_the_strict_parser(body, prefix, suffix, wrap, as_bytes):
+    # The fast path may decline any message, but what it accepts must be exactly what the
+    # strict parser makes of it: same values, same types (1 is not 1.0), same key order.
+    text = prefix + "[" * wrap + body + "]" * wrap + suffix if wrap % 3 == 1 else \
+        prefix + '{"w": ' * wrap + body + "}" * wrap + suffix
+    value = text.encode("utf-8") if as_bytes else text
+    fast = _parse_fast(value)
+    if fast is None:
+        return
+    assert repr(fast) == repr(_parse_strict(value))
+
+
+def test_fast_parse_declines_what_orjson_reads_differently():
+    assert _parse_fast(b'{"a": 1, "a": 2}') is None            # duplicate key
+    assert _parse_fast(b'{"o": {"a": 1, "a": 2}}') is None     # duplicate key, nested
+    assert _parse_fast(b'{"a": 123456789012345678901234567890}') is None  # > 64 bits
+    assert _parse_fast(b'{"a": ' + b"[" * 70 + b"]" * 70 + b"}") is None  # too deep
+    assert _parse_fast(b'{"a": 1}') == {"a": 1}
+    assert _parse_fast('{"a": "say \\": ok", "b": 2}') is None  # a colon after an escaped quote
+    with pytest.raises(_Rejected, match="duplicate key"):
+        parse_record(json.dumps(GOOD)[:-1].encode() + b', "post_id": "x"}', SocialPost)
