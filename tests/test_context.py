@@ -4,8 +4,10 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from sensory.transforms.context import AddContext, _compile, categorize, load_category_table, \
-    temporal_context
+from hypothesis import given, settings, strategies as st
+
+from sensory.transforms.context import AddContext, CategoryPatterns, _compile, _separable, \
+    _word_pattern, categorize, load_category_table, temporal_context
 
 PATTERNS = _compile(load_category_table())
 
@@ -70,3 +72,29 @@ def test_add_context_transform_and_dead_letters():
         assert_that(dead | "Why" >> beam.Map(lambda d: (d["metadata"]["processor"],
                                                         d["metadata"]["offset"])),
                     equal_to([("context-enricher", 2)]), label="dead")
+
+
+_TOKENS = st.sampled_from(["phone", "mobile", "case", "pro", "max", "t", "shirt", "ফোন", "a1"])
+_KEYWORD = st.builds(lambda words, joiner, tail: joiner.join(words) + tail,
+                     st.lists(_TOKENS, min_size=1, max_size=3), st.sampled_from([" ", "-"]),
+                     st.sampled_from(["", "", "+", " "]))
+_TABLES = st.dictionaries(st.sampled_from(["a", "b", "c", "d"]),
+                          st.lists(_KEYWORD, max_size=4), min_size=1, max_size=4)
+
+
+@settings(max_examples=500, deadline=None)
+@given(table=_TABLES, text=st.lists(st.one_of(_TOKENS, st.sampled_from([" ", "-", "+", ". ",
+                                                                         "x", "Phone"])),
+                                    max_size=12).map("".join))
+def test_one_scan_finds_what_a_scan_per_category_finds(table, text):
+    # The reference: one scan per category, as the stage did before the single scan.
+    lowered = text.lower()
+    expected = {name: sorted(set(_word_pattern(words).findall(lowered)))
+                for name, words in table.items() if words}
+    expected = {name: words for name, words in expected.items() if words}
+    assert CategoryPatterns(table).hits(lowered) == expected
+
+
+def test_bundled_table_is_scanned_once():
+    # The bundled table must keep the fast path: no word shared between two categories.
+    assert _separable(load_category_table())

@@ -23,6 +23,8 @@ BUSINESS_HOURS = (9, 18)  # local time, [start, end) on working days
 _SEASONS = {12: "winter", 1: "winter", 2: "winter", 3: "summer", 4: "summer", 5: "summer",
             6: "monsoon", 7: "monsoon", 8: "monsoon", 9: "monsoon", 10: "autumn",
             11: "autumn"}
+# English names whatever the worker's locale (strftime's %A follows LC_TIME).
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _EVENT_TIME_FIELD = {SOCIAL: "posted_at", MARKET: "created_at"}
 
 
@@ -48,13 +50,76 @@ def load_category_table(path: Optional[str] = None) -> dict[str, list[str]]:
     return table
 
 
-def _compile(table: Mapping[str, Sequence[str]]) -> list[tuple[str, re.Pattern]]:
-    return [(name, re.compile(r"(?<!\w)(?:%s)(?!\w)" % "|".join(
-        re.escape(word.lower()) for word in sorted(words, key=len, reverse=True))))
-        for name, words in table.items() if words]
+def _word_pattern(words: Sequence[str]) -> re.Pattern:
+    # Longest first, so "gaming laptop" wins over "laptop" where both start.
+    return re.compile(r"(?<!\w)(?:%s)(?!\w)" % "|".join(
+        re.escape(word.lower()) for word in sorted(words, key=len, reverse=True)))
 
 
-def categorize(text: str, patterns: list[tuple[str, re.Pattern]]) -> dict[str, Any]:
+_TOKEN_RE = re.compile(r"\w+")
+
+
+def _separable(table: Mapping[str, Sequence[str]]) -> bool:
+    """Whether one alternation of all keywords finds exactly what one per category finds.
+
+    Two matches of different categories can only overlap (or start at one place) where their
+    keywords share a whole word, given every keyword starts and ends with a word character.
+    Without such a shared word, scanning once for all keywords gives each category the
+    same hits as scanning for its own.
+    """
+    owner: dict[str, str] = {}
+    for name, words in table.items():
+        for word in words:
+            lowered = word.lower()
+            if not (_TOKEN_RE.match(lowered) and re.search(r"\w\Z", lowered)):
+                return False
+            for token in _TOKEN_RE.findall(lowered):
+                if owner.setdefault(token, name) != name:
+                    return False
+    return True
+
+
+class CategoryPatterns:
+    """A compiled category → keywords table.
+
+    Scans text once for all keywords where that provably gives each category the hits of its
+    own scan (:func:`_separable`; true of the bundled table), else once per category.
+
+    Args:
+        table: Category → keywords, in tie-breaking order.
+    """
+
+    def __init__(self, table: Mapping[str, Sequence[str]]):
+        self._names = [name for name, words in table.items() if words]
+        self._per_category = [(name, _word_pattern(table[name])) for name in self._names]
+        self._combined = None
+        if self._names and _separable(table):
+            self._combined = _word_pattern([word for name in self._names for word in table[name]])
+            self._category_of = {word.lower(): name for name in self._names
+                                 for word in table[name]}
+
+    def hits(self, lowered: str) -> dict[str, list[str]]:
+        """Distinct keywords found in lower-cased text, sorted, for each category with any, in
+        table order."""
+        if self._combined is None:
+            found = {name: pattern.findall(lowered) for name, pattern in self._per_category}
+            return {name: sorted(set(words)) for name, words in found.items() if words}
+        words = self._combined.findall(lowered)
+        if not words:
+            return {}
+        by_category: dict[str, set] = {}
+        for word in words:
+            by_category.setdefault(self._category_of[word], set()).add(word)
+        if len(by_category) == 1:
+            return {name: sorted(found) for name, found in by_category.items()}
+        return {name: sorted(by_category[name]) for name in self._names if name in by_category}
+
+
+def _compile(table: Mapping[str, Sequence[str]]) -> CategoryPatterns:
+    return CategoryPatterns(table)
+
+
+def categorize(text: str, patterns: CategoryPatterns) -> dict[str, Any]:
     """Picks the category with most distinct keyword hits.
 
     Confidence grows with the winner's hits (one hit 0.75, two or more 1.0) and shrinks with
@@ -67,13 +132,16 @@ def categorize(text: str, patterns: list[tuple[str, re.Pattern]]) -> dict[str, A
     Returns:
         ``{"name": category, "confidence": float in [0, 1], "matched": [keywords]}``.
     """
-    lowered = text.lower()
-    hits = {name: sorted(set(pattern.findall(lowered))) for name, pattern in patterns}
-    total = sum(len(words) for words in hits.values())
-    if not total:
+    hits = patterns.hits(text.lower())
+    if not hits:
         return {"name": GENERAL_CATEGORY, "confidence": 0.0, "matched": []}
-    name = max(hits, key=lambda category: len(hits[category]))  # first wins a tie
-    best = len(hits[name])
+    if len(hits) == 1:
+        (name, matched), = hits.items()
+        best = total = len(matched)
+    else:
+        total = sum(len(words) for words in hits.values())
+        name = max(hits, key=lambda category: len(hits[category]))  # first wins a tie
+        best = len(hits[name])
     confidence = min(1.0, 0.5 + 0.25 * best) * best / total
     return {"name": name, "confidence": round(confidence, 3), "matched": hits[name]}
 
@@ -92,7 +160,7 @@ def temporal_context(event_time: str) -> dict[str, Any]:
     return {
         "local_time": local.isoformat(timespec="seconds"),
         "hour": local.hour,
-        "day_of_week": local.strftime("%A"),
+        "day_of_week": _DAY_NAMES[local.weekday()],
         "is_weekend": weekend,
         "is_business_hours": not weekend and BUSINESS_HOURS[0] <= local.hour < BUSINESS_HOURS[1],
         "season": _SEASONS[local.month],
