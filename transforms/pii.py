@@ -34,6 +34,8 @@ _NOT_FREE_TEXT = frozenset({
 # (any script: \d is Unicode-aware) or an at sign; text with neither skips the recognisers.
 # Most strings (hashtags, cities, many posts) have neither, and scrubbing was the costliest step.
 _MAY_HOLD_PII = re.compile(r"[\d@＠]").search
+# Values that hold no text (bool is a subclass of int, but type() is exact).
+_SCALARS = frozenset({int, float, bool})
 
 
 def _scrub_str(hasher: PIIHasher, text: str) -> str:
@@ -68,14 +70,20 @@ class _ShieldFn(RecordStageFn):
         self._hasher = PIIHasher(load_pii_key(self._key_file))
 
     def transform_record(self, record: dict[str, Any]) -> dict[str, Any]:
+        hasher = self._hasher
         out = {}
         for field, value in record.items():
+            # Numbers, missing values and plain strings skip _scrub_value's type dispatch.
+            kind = type(value)
             if field in PII_FIELDS:
-                out[PII_FIELDS[field]] = self._hasher.hash_field(field, value)
-            elif field.startswith("_") or field in _NOT_FREE_TEXT:
+                out[PII_FIELDS[field]] = hasher.hash_field(field, value)
+            elif value is None or kind in _SCALARS or field.startswith("_") \
+                    or field in _NOT_FREE_TEXT:
                 out[field] = value
+            elif kind is str:
+                out[field] = hasher.scrub_text(value) if _MAY_HOLD_PII(value) else value
             else:
-                out[field] = _scrub_value(self._hasher, value)
+                out[field] = _scrub_value(hasher, value)
         out["_anonymized"] = True
         out["_anonymization_version"] = ANONYMIZATION_VERSION
         return out

@@ -4,6 +4,7 @@ Pure functions and a small keyed hasher; the Beam transforms live in ``pii.py``.
 Matching runs on a copy of the text whose Bengali digits (০-৯) are mapped to ASCII one for
 one, so positions line up and a number written in either script is found and hashed alike.
 """
+import functools
 import hashlib
 import hmac
 import re
@@ -28,6 +29,9 @@ _FIELD_KINDS = {"author": "name", "author_username": "name", "customer_name": "n
                 "customer_phone": "phone", "customer_email": "email"}
 
 TOKEN_HEX_CHARS = 16
+# Scrubbed texts remembered per hasher (bounded memory: at most this many of this length).
+_REMEMBERED_TEXTS = 4096
+_REMEMBERED_TEXT_CHARS = 2048
 _MAY_HOLD_PII = re.compile("[0-9০-৯@]")
 _BENGALI_DIGIT_RE = re.compile("[০-৯]")
 _BENGALI_DIGITS = str.maketrans("০১২৩৪৫৬৭৮৯", "0123456789")
@@ -100,14 +104,21 @@ class PIIHasher:
         if not key:
             raise ValueError("PIIHasher needs a non-empty key")
         self._key = key
+        # The keyed state is set up once; each digest copies it (cheaper than hmac.new).
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
+        # Reposts and templated posts repeat their text, and finding phone numbers
+        # (libphonenumber) is the costliest step of scrubbing; a repeat is looked up instead.
+        self._remembered_scrub = functools.lru_cache(maxsize=_REMEMBERED_TEXTS)(
+            self._scrub_text)
 
     def digest(self, kind: str, value: str) -> str:
         """Returns the hex HMAC of a normalised value, domain-separated by ``kind``."""
         return self._digest_normalised(kind, _normalize(kind, value))
 
     def _digest_normalised(self, kind: str, normalised: str) -> str:
-        message = f"{kind}:{normalised}".encode("utf-8", "surrogatepass")
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        keyed = self._keyed.copy()
+        keyed.update(f"{kind}:{normalised}".encode("utf-8", "surrogatepass"))
+        return keyed.hexdigest()
 
     def token(self, kind: str, value: str) -> str:
         """Returns a typed token such as ``PHONE_1a2b3c4d5e6f7a8b`` for free text."""
@@ -123,8 +134,14 @@ class PIIHasher:
         """Replaces e-mails, phone numbers, Luhn-valid card numbers and NIDs by typed tokens.
 
         Order matters: e-mails first (they may contain digits), phones before cards (a phone
-        with its country code is 13 digits and could pass Luhn), NIDs last.
+        with its country code is 13 digits and could pass Luhn), NIDs last. The results for
+        the last few thousand short texts are remembered, so a repeated text costs a lookup.
         """
+        if len(text) <= _REMEMBERED_TEXT_CHARS:
+            return self._remembered_scrub(text)
+        return self._scrub_text(text)
+
+    def _scrub_text(self, text: str) -> str:
         text = _sub(text, EMAIL_RE, lambda m: self.token("email", _ascii(m)))
         text = self._phones(text)
         text = _sub(text, CARD_CANDIDATE_RE, self._cards_in_run)
