@@ -215,5 +215,9 @@ class AddContext(beam.PTransform[PCollection[dict], PCollection[dict]]):
         _compile(table)  # fail at construction on a bad table, not on the workers
         self._table = {name: list(words) for name, words in table.items()}
 
+    def stage_fn(self) -> beam.DoFn:
+        """The per-record DoFn, for ``ChainStages``."""
+        return _ContextFn(self._table)
+
     def expand(self, records):  # -> (records, dead_letters)
-        return split_outputs(records, "Enrich", _ContextFn(self._table))
+        return split_outputs(records, "Enrich", self.stage_fn())

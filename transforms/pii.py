@@ -107,8 +107,12 @@ class ShieldPII(beam.PTransform[PCollection[dict], PCollection[dict]]):
             raise TypeError("key_file must be a path string or None")
         self._key_file = key_file
 
+    def stage_fn(self) -> beam.DoFn:
+        """The per-record DoFn, for ``ChainStages``."""
+        return _ShieldFn(self._key_file)
+
     def expand(self, records):  # -> (records, dead_letters)
-        return split_outputs(records, "HashPII", _ShieldFn(self._key_file))
+        return split_outputs(records, "HashPII", self.stage_fn())
 
 
 class _ScrubDeadLetterFn(beam.DoFn):

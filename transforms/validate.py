@@ -286,6 +286,10 @@ class _ValidateFn(beam.DoFn):
         self._too_large = Metrics.counter(VALIDATE_NAMESPACE, "too_large")
 
     def process(self, element: RawInput) -> Iterable[Any]:
+        yield self.apply(element)
+
+    def apply(self, element: RawInput) -> Any:
+        """Validates one message: the record, or a dead letter tagged ``DEAD_LETTER_TAG``."""
         self._metrics.received.inc()
         started = time.perf_counter()
         if isinstance(element, SourceMessage):
@@ -301,15 +305,14 @@ class _ValidateFn(beam.DoFn):
                 self._too_large.inc()
             # Only the coordinates and the reason: the payload may hold raw PII.
             _LOGGER.debug("rejected message at %s: %s", source, rejected.error_type)
-            yield pvalue.TaggedOutput(DEAD_LETTER_TAG, make_dead_letter(
+            return pvalue.TaggedOutput(DEAD_LETTER_TAG, make_dead_letter(
                 rejected.original, error_type=rejected.error_type, message=str(rejected),
                 processor=SCHEMA_VALIDATOR, source=source))
-            return
         record[RECORD_TYPE_KEY] = self._kind
         record[SOURCE_KEY] = source
         self._metrics.latency_us.update(int((time.perf_counter() - started) * 1e6))
         self._metrics.ok.inc()
-        yield record
+        return record
 
 
 class ValidateRecords(beam.PTransform[PCollection[RawInput], PCollection[dict]]):
@@ -339,6 +342,9 @@ class ValidateRecords(beam.PTransform[PCollection[RawInput], PCollection[dict]])
         self._kind = kind
         self._max_message_bytes = max_message_bytes
 
+    def stage_fn(self) -> beam.DoFn:
+        """The per-message DoFn, for ``ChainStages``."""
+        return _ValidateFn(self._kind, self._max_message_bytes)
+
     def expand(self, messages):  # -> (records, dead_letters)
-        return split_outputs(messages, "ParseAndValidate",
-                             _ValidateFn(self._kind, self._max_message_bytes))
+        return split_outputs(messages, "ParseAndValidate", self.stage_fn())
