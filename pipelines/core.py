@@ -24,7 +24,7 @@ from sensory.settings import ConfigurationError, load_pii_key
 from sensory.transforms.context import AddContext, load_category_table
 from sensory.transforms.observe import CountDeadLetterReasons, ObserveEndToEndLatency
 from sensory.transforms.pii import ScrubDeadLetters, ShieldPII
-from sensory.transforms.stage import ChainStages
+from sensory.transforms.stage import DEFAULT_CHAIN_BATCH, ChainStages
 from sensory.transforms.validate import DEFAULT_MAX_MESSAGE_BYTES, ValidateRecords
 
 _LOGGER = logging.getLogger(__name__)
@@ -53,10 +53,12 @@ class ProcessRecords(beam.PTransform[PCollection, PCollection[dict]]):
         key_file: PII key file, or None for ``$SENSORY_PII_KEY``.
         categories: Category keyword table.
         max_message_bytes: Largest message accepted (``--max_message_bytes``).
+        batch_size: Messages taken through each stage at once (``--stage_batch_size``).
     """
 
     def __init__(self, *, kind: str, key_file: Optional[str], categories: dict,
-                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES):
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+                 batch_size: int = DEFAULT_CHAIN_BATCH):
         super().__init__()
         if kind not in RECORD_MODELS:
             raise ValueError(f"kind must be one of {sorted(RECORD_MODELS)}, got {kind!r}")
@@ -64,6 +66,7 @@ class ProcessRecords(beam.PTransform[PCollection, PCollection[dict]]):
         self._key_file = key_file
         self._categories = categories
         self._max_message_bytes = max_message_bytes
+        self._batch_size = batch_size
 
     def expand(self, messages):  # -> (records, dead_letters)
         # One step for the three: a step and an output between stages cost more per message
@@ -71,8 +74,9 @@ class ProcessRecords(beam.PTransform[PCollection, PCollection[dict]]):
         records, failed = messages | "ValidateShieldContext" >> ChainStages(
             ValidateRecords(kind=self._kind, max_message_bytes=self._max_message_bytes),
             ShieldPII(key_file=self._key_file),
-            AddContext(categories=self._categories))
-        dead_letters = failed | "ScrubDeadLetters" >> ScrubDeadLetters(key_file=self._key_file)
+            AddContext(categories=self._categories), batch_size=self._batch_size)
+        dead_letters = failed | "ScrubDeadLetters" >> ScrubDeadLetters(
+            key_file=self._key_file, batch_size=self._batch_size)
         return records, dead_letters
 
 
@@ -80,9 +84,13 @@ def check_options(options: SensoryOptions) -> None:
     """Fails fast, before any worker starts, on settings the run cannot go without.
 
     Raises:
-        ConfigurationError: No PII key, an unknown sink, or a weather endpoint without key.
+        ConfigurationError: No PII key, an unknown sink, a weather endpoint without key, or a
+            stage batch size below 1.
     """
     load_pii_key(options.pii_key_file)
+    if options.stage_batch_size < 1:
+        raise ConfigurationError(
+            f"--stage_batch_size must be at least 1, got {options.stage_batch_size}")
     unknown = set(_sinks(options)) - set(SINKS)
     if unknown:
         raise ConfigurationError(f"unknown sink(s) {sorted(unknown)}; choose from {SINKS}")
@@ -136,7 +144,7 @@ def build_pipeline(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: st
     records, dead_letters = messages | f"Process{label}" >> ProcessRecords(
         kind=kind, key_file=options.pii_key_file,
         categories=load_category_table(options.categories_file),
-        max_message_bytes=options.max_message_bytes)
+        max_message_bytes=options.max_message_bytes, batch_size=options.stage_batch_size)
     streaming = options.view_as(StandardOptions).streaming
     # Before enrich: RunInference's batching re-timestamps what it emits at bundle end.
     _ = records | f"{label}EndToEndLatency" >> ObserveEndToEndLatency()

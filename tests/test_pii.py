@@ -223,18 +223,28 @@ _DATETIMES = st.builds(
     lambda moment, sep, seconds, fraction, zone: moment.strftime(f"%Y-%m-%d{sep}%H:%M")
     + (moment.strftime(":%S") + fraction if seconds else "") + zone,
     st.datetimes(min_value=datetime(1000, 1, 1)), st.sampled_from(["T", " "]), st.booleans(),
-    st.sampled_from(["", ".5", ".123456", ".123456789"]),
+    st.just(""),
     st.sampled_from(["", "Z", "+00:00", "+06:00", "-0530", "+0000"]))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(_DATETIMES)
 def test_date_times_skipped_by_the_scrubber_are_what_the_recognisers_leave(text):
-    # Dead-letter scrubbing passes a whole ISO-8601 date-time through untouched; that is only
-    # right because the recognisers would not change it either.
+    # Dead-letter scrubbing passes a whole ISO-8601 date-time through untouched; without a
+    # fraction of a second that is exactly what the recognisers do with it.
     from sensory.transforms.pii import _ISO_DATETIME
     assert _ISO_DATETIME(text)
     assert PIIHasher(b"k" * 32).scrub_text(text) == text
+
+
+def test_a_fraction_of_a_second_is_no_longer_read_as_a_phone_number():
+    # The one difference the skip makes: libphonenumber reads "08.123456" (seconds and
+    # microseconds) as a landline number; a whole date-time now stays as written.
+    from sensory.transforms.pii import _scrub_str
+    hasher = PIIHasher(b"k" * 32)
+    text = "2000-01-01T00:00:08.123456"
+    assert hasher.scrub_text(text) != text
+    assert _scrub_str(hasher, text) == text
 
 
 def test_a_phone_number_in_a_date_field_of_a_dead_letter_is_still_hashed():

@@ -103,3 +103,42 @@ def test_only_stages_can_be_chained():
         ChainStages(ValidateRecords(kind="social"), beam.Map(lambda x: x))
     with pytest.raises(ValueError):
         ChainStages()
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 256])
+def test_every_batch_size_gives_the_same_records(batch_size):
+    # Batches that end mid-bundle, at the bundle's end, or hold the whole bundle.
+    with TestPipeline() as p:
+        records, dead = p | beam.Create(_MESSAGES) | ChainStages(*_stages(),
+                                                                  batch_size=batch_size)
+        assert_that(records | "Canonical" >> beam.Map(_canonical),
+                    equal_to(_expected_records()), label="records")
+        assert_that(dead | "Offsets" >> beam.Map(lambda d: d["metadata"]["offset"]),
+                    equal_to([3, 4]), label="dead")
+
+
+def test_outputs_keep_their_timestamps_and_windows():
+    # Offset n at 1000 + 60 n s: each in its own 60 s window, which ends at 1020 + 60 n.
+    stamped = [beam.window.TimestampedValue(m, 1000 + m.offset * 60) for m in _MESSAGES]
+    with TestPipeline() as p:
+        records, dead = (p | beam.Create(stamped)
+                         | beam.WindowInto(beam.window.FixedWindows(60))
+                         | ChainStages(*_stages(), batch_size=2))
+        keyed = (records | "Key" >> beam.Map(lambda r: (r["_source"]["offset"], 1))
+                 | "Count" >> beam.CombinePerKey(sum)
+                 | "Stamp" >> beam.ParDo(_WithWindow()))
+        assert_that(keyed, equal_to([(1, 1080.0), (2, 1140.0)]), label="records")
+        dead_keyed = (dead | "KeyDead" >> beam.Map(lambda d: (d["metadata"]["offset"], 1))
+                      | "CountDead" >> beam.CombinePerKey(sum)
+                      | "StampDead" >> beam.ParDo(_WithWindow()))
+        assert_that(dead_keyed, equal_to([(3, 1200.0), (4, 1260.0)]), label="dead")
+
+
+class _WithWindow(beam.DoFn):
+    def process(self, element, window=beam.DoFn.WindowParam):
+        yield element[0], float(window.end)
+
+
+def test_bad_batch_size_is_refused():
+    with pytest.raises(ValueError, match="batch_size"):
+        ChainStages(*_stages(), batch_size=0)
