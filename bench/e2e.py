@@ -130,10 +130,18 @@ def raw_encode_rate(model, texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
+# Topics and consumer groups this run created, deleted at its end: left behind they pile up
+# (hundreds after a few runs) and every scrape of the lag exporter asks the broker about each.
+_CREATED_TOPICS: list[str] = []
+_CREATED_GROUPS: list[str] = []
+
+
 def run_pipeline(python: str, topic: str, mode: str, extra: list[str]) -> tuple[float, str]:
     """Runs the social pipeline bounded on ``topic``; returns (wall seconds, its output)."""
+    group = f"e2e-{uuid.uuid4().hex[:8]}"
+    _CREATED_GROUPS.append(group)
     argv = [python, "-m", "sensory.pipelines.social", f"--topics={topic}",
-            f"--consumer_group=e2e-{uuid.uuid4().hex[:8]}", "--read_until_end",
+            f"--consumer_group={group}", "--read_until_end",
             *MODES[mode], *extra]
     started = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, cwd="/tmp", env=pipeline_env(),
@@ -162,8 +170,20 @@ def uptime() -> str:
 
 
 def cleanup(salt_prefix: str) -> None:
-    """Deletes the rows and objects this run wrote (best effort)."""
+    """Deletes the rows, objects, topics and consumer groups this run made (best effort)."""
     # pylint: disable=import-outside-toplevel
+    try:
+        from confluent_kafka.admin import AdminClient
+        admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap()})
+        futures = {}
+        if _CREATED_GROUPS:
+            futures.update(admin.delete_consumer_groups(_CREATED_GROUPS, request_timeout=60))
+        if _CREATED_TOPICS:
+            futures.update(admin.delete_topics(_CREATED_TOPICS, operation_timeout=60))
+        for future in futures.values():
+            future.result()
+    except Exception as err:  # pylint: disable=broad-except
+        print(f"cleanup kafka: {type(err).__name__}: {err}")
     try:
         from sensory.io.snowflake_conn import SnowflakeSettings, connect
         conn = connect(SnowflakeSettings.from_env())
@@ -240,6 +260,7 @@ def main() -> None:
                     lines = make_lines(size, args.duplicate_rate, salt)
                     topic = f"bench-e2e-{salt}"
                     ensure_topics(bootstrap, {topic: TopicSpec(PARTITIONS, 1)})
+                    _CREATED_TOPICS.append(topic)
                     produce(bootstrap, topic, lines)
                     wall, output = run_pipeline(python, topic, mode, extra)
                     written = sink_ok(output)
