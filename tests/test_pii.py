@@ -247,7 +247,7 @@ def test_a_fraction_of_a_second_is_no_longer_read_as_a_phone_number():
     assert _scrub_str(hasher, text) == text
 
 
-def test_a_phone_number_in_a_date_field_of_a_dead_letter_is_still_hashed():
+def test_a_phone_number_in_a_date_field_of_a_dead_letter_is_still_hashed(pii_key):
     fn = _ScrubDeadLetterFn(None)
     fn.setup()
     dead = {"original_data": {"posted_at": "01712345678", "created_at": "2025-12-01T00:28:00Z"},

@@ -23,6 +23,9 @@ _MESSAGES = [
     SourceMessage(b"{broken", "t", 0, 3),
     SourceMessage(json.dumps({**_POST, "engagement_count": "lots"}).encode(), "t", 0, 4),
 ]
+# The shield reads its key on the worker (in-process on DirectRunner).
+pytestmark = pytest.mark.usefixtures("pii_key")
+
 _NAMESPACES = ("sensory.schema_validator", "sensory.privacy_shield", "sensory.context_enricher")
 
 
