@@ -158,6 +158,16 @@ def cleanup(salt: str) -> None:
                     where=Filter.by_property("post_id").like(f"lat-{salt}-*"))
     except Exception as err:  # pylint: disable=broad-except
         print(f"cleanup: {type(err).__name__}: {err}")
+    try:
+        # Left behind, topics and groups pile up and the lag exporter asks about every group.
+        from confluent_kafka.admin import AdminClient
+        admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap()})
+        futures = {**admin.delete_consumer_groups([f"latency-{salt}"], request_timeout=60),
+                   **admin.delete_topics([f"bench-latency-{salt}"], operation_timeout=60)}
+        for future in futures.values():
+            future.result()
+    except Exception as err:  # pylint: disable=broad-except
+        print(f"cleanup kafka: {type(err).__name__}: {err}")
 
 
 def main() -> None:

@@ -1,4 +1,6 @@
-"""Shared plumbing for per-record stages: metrics and the record-or-dead-letter DoFn."""
+"""Shared plumbing for per-record stages: metrics, the record-or-dead-letter DoFn, and chaining
+stages into one step that takes batches through each stage (``ChainStages``).
+"""
 import logging
 import time
 from typing import Any, Iterable, Sequence
