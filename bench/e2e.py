@@ -198,8 +198,11 @@ def cleanup(salt_prefix: str) -> None:
         from sensory.io.weaviate import WeaviateSettings, connect as weaviate_connect
         with weaviate_connect(WeaviateSettings.from_env()) as client:
             if client.collections.exists("SocialPost"):
-                client.collections.get("SocialPost").data.delete_many(
-                    where=Filter.by_property("post_id").like(f"e2e-{salt_prefix}*"))
+                collection = client.collections.get("SocialPost")
+                # One delete_many removes at most 10,000 objects (QUERY_MAXIMUM_RESULTS).
+                while collection.data.delete_many(
+                        where=Filter.by_property("post_id").like(f"e2e-{salt_prefix}*")).successful:
+                    pass
     except Exception as err:  # pylint: disable=broad-except
         print(f"cleanup weaviate: {type(err).__name__}: {err}")
 

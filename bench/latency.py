@@ -154,8 +154,11 @@ def cleanup(salt: str) -> None:
         conn.close()
         with weaviate_connect(WeaviateSettings.from_env()) as client:
             if client.collections.exists("SocialPost"):
-                client.collections.get("SocialPost").data.delete_many(
-                    where=Filter.by_property("post_id").like(f"lat-{salt}-*"))
+                collection = client.collections.get("SocialPost")
+                # One delete_many removes at most 10,000 objects (QUERY_MAXIMUM_RESULTS).
+                while collection.data.delete_many(
+                        where=Filter.by_property("post_id").like(f"lat-{salt}-*")).successful:
+                    pass
     except Exception as err:  # pylint: disable=broad-except
         print(f"cleanup: {type(err).__name__}: {err}")
     try:
