@@ -103,7 +103,6 @@ class PIIHasher:
     def __init__(self, key: bytes):
         if not key:
             raise ValueError("PIIHasher needs a non-empty key")
-        self._key = key
         # The keyed state is set up once; each digest copies it (cheaper than hmac.new).
         self._keyed = hmac.new(key, digestmod=hashlib.sha256)
         # Reposts and templated posts repeat their text, and finding phone numbers

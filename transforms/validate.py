@@ -154,6 +154,12 @@ def _describe(errors: list[dict]) -> str:
 def _parse_strict(value: Union[bytes, str]) -> dict[str, Any]:
     """The reference parser: decodes and parses with every rule of "Hostile input".
 
+    Args:
+        value: The raw payload (already within ``--max_message_bytes``).
+
+    Returns:
+        The parsed JSON object.
+
     Raises:
         _Rejected: With the dead letter's error type, message and original data.
     """
@@ -212,6 +218,9 @@ def _parse_fast(value: Union[bytes, str]) -> Optional[dict[str, Any]]:
 
     Args:
         value: The raw payload (already within ``--max_message_bytes``).
+
+    Returns:
+        The parsed JSON object, or None where only the strict parser can tell.
     """
     if isinstance(value, str):
         try:
