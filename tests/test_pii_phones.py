@@ -142,9 +142,20 @@ def test_structured_and_free_text_forms_share_one_digest(a, b):
     ("UK +44 20 7946 0958.", "+442079460958"),
     ("Dhaka land line 02-9876543", "+88029876543"),
     ("after a date 15/03/2024 01712345678", "+8801712345678"),
+    # The matcher reads "04.10.2000 — 8" as a landline (an em dash is phone punctuation to it);
+    # the digit run continuing after it makes the whole run the second pass's to judge.
+    ("call 04.10.2000 — 8-(8)-0-1-300000000", "+8801300000000"),
+    ("Call:01712345678", "+8801712345678"),
 ])
 def test_numbers_with_a_country_code_or_trunk_prefix_are_tokenised(text, e164):
     assert HASHER.token("phone", e164) in HASHER.scrub_text(text)
+
+
+@pytest.mark.parametrize("order", ["ORD-013000", "order #13000"])
+def test_an_order_id_next_to_a_phone_stays_an_order_id(order):
+    # Found by hypothesis: the second pass once took "013000 ( 0 - 1300" out of the id.
+    out = HASHER.scrub_text(f"{order} ( 0 - 1300 - 000000")
+    assert out == f"{order} ( {HASHER.token('phone', '+8801300000000')}"
 
 
 @pytest.mark.parametrize("text", [
@@ -153,6 +164,11 @@ def test_numbers_with_a_country_code_or_trunk_prefix_are_tokenised(text, e164):
     "US-style 2025550143 and Indian-style 98765 43210 without a plus stay",  # not BD numbers
     "invoice 29876543 dated 15.03.2024",
     "SKU01712345678 and abc-17",  # glued to letters: part of an identifier
+    # Found by hypothesis: an em dash is phone punctuation to libphonenumber, which read
+    # "081 — 1000" (out of a price) and "011 — 2000-01-01" as numbers.
+    "call ৳ 1,081 — 1000 taka",
+    "call ৳ 19,011 — 2000-01-01",
+    "call 01.10.2000 — 100 taka",
 ])
 def test_non_phone_numbers_survive(text):
     assert "PHONE_" not in HASHER.scrub_text(text)

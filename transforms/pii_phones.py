@@ -42,7 +42,8 @@ _GROUP_RE = re.compile(r"[0-9]+")
 # A match that continues a digit run ("... 801300000 - 0 11") may be a piece cut out of a
 # longer number by the matcher's inner search; the second pass judges the whole run instead.
 _RUN_BEFORE = re.compile(r"[0-9][ \-./()\u00a0]{1,4}$")
-_RUN_AFTER = re.compile(r"^[ \-./()\u00a0]{1,4}[0-9]")
+# No "^": Pattern.match(text, pos) anchors at pos already, and "^" would demand pos == 0.
+_RUN_AFTER = re.compile(r"[ \-./()\u00a0]{1,4}[0-9]")
 _WORD_CHAR = re.compile(r"[0-9A-Za-z_]")
 # Written dates are also valid landline numbers ("08.01.2000" reads as a Rajshahi number);
 # the matcher only knows slashed dates. strptime decides what is a calendar date.
@@ -76,12 +77,23 @@ def normalize_phone_number(value: str) -> str | None:
     return _e164(number) if phonenumbers.is_valid_number(number) else None
 
 
+def _joined_to_word(text: str, start: int) -> bool:
+    # "ORD-004933 ...", "SKU/01712..." and "#A.0171..." are identifiers, not phone numbers;
+    # "1,081 — 1000" and "10:30" are a price and a time ("Call:0171..." is still a phone).
+    if start < 2:
+        return False
+    before, joiner = text[start - 2], text[start - 1]
+    if joiner in "-/#.":
+        return bool(_WORD_CHAR.match(before))
+    return joiner in ",:" and before.isdigit()
+
+
 def _glued(text: str, start: int, end: int) -> bool:
     # A number glued to letters, digits or "_" is part of an identifier (or of a token), and so
-    # is one joined to a word by "-", "/", "#" or "." ("ORD-004933 ..." is an order id).
+    # is one joined to a word by "-", "/", "#" or ".".
     if start > 0 and _WORD_CHAR.match(text[start - 1]):
         return True
-    if start > 1 and text[start - 1] in "-/#." and _WORD_CHAR.match(text[start - 2]):
+    if _joined_to_word(text, start):
         return True
     return bool(end < len(text) and _WORD_CHAR.match(text[end]))
 
@@ -151,6 +163,14 @@ def is_date(text: str) -> bool:
     return False
 
 
+def _date_at_edge(raw: str) -> bool:
+    """Whether a candidate begins or ends with a date standing apart ("01.10.2000 — 100")."""
+    # libphonenumber takes dashes of every kind as phone punctuation, so a date and the number
+    # after it can become one candidate; the second pass judges the digits apart instead.
+    pieces = raw.split()
+    return len(pieces) > 1 and (is_date(pieces[0]) or is_date(pieces[-1]))
+
+
 def _has_space(separator: str) -> bool:
     return any(char.isspace() for char in separator)
 
@@ -189,6 +209,11 @@ def _runs_left(text: str, taken: list[PhoneMatch]) -> Iterator[PhoneMatch]:
                 # Take a "+" or "(" that leads the number.
                 while start > run.start() and masked[start - 1] in "+(":
                     start -= 1
+                # No stretch starting here is a phone: "ORD-013000 ( 0 - 1300 ..." and
+                # "order #13000 ( 0 - 1300 ..." begin with an id (what the matcher found
+                # itself after a "#" it keeps: there, missing a phone would be worse).
+                if _joined_to_word(masked, start) or masked[start - 1:start] == "#":
+                    break
                 e164 = _stand_alone(masked[start:end])
                 if e164:
                     found = PhoneMatch(start, end, e164)
@@ -218,7 +243,7 @@ def find_phones(text: str) -> list[PhoneMatch]:
         if _RUN_BEFORE.search(text, max(0, match.start - 5), match.start) or \
                 _RUN_AFTER.match(text, end, end + 5):
             continue
-        if _glued(text, match.start, end) or is_date(raw) or \
+        if _glued(text, match.start, end) or is_date(raw) or _date_at_edge(raw) or \
                 _foreign_digit_run(raw, match.number) or _bare_landline(raw, match.number):
             continue
         found.append(PhoneMatch(match.start, end, _e164(match.number)))
