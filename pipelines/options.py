@@ -86,8 +86,11 @@ def _add_enrichment_options(parser) -> None:
     group.add_argument("--embedding_threads", type=int, default=None,
                        help="Intra-op threads of the model per worker process. Default: one "
                             "per core of the worker.")
-    group.add_argument("--embedding_min_batch_size", type=int, default=16,
-                       help="Smallest RunInference batch. Default: 16.")
+    group.add_argument("--embedding_min_batch_size", type=int, default=None,
+                       help="Smallest RunInference batch; a batch is also cut at the end of a "
+                            "bundle. Default: --embedding_max_batch_size (fixed-size batches: "
+                            "Beam's adaptive sizing formed batches of ~20 texts on average in "
+                            "some runs, 12-19%% slower per text; docs/performance.md).")
     group.add_argument("--embedding_max_batch_size", type=int, default=256,
                        help="Largest RunInference batch (encoded in sub-batches of 64, sorted "
                             "by length). Default: 256.")

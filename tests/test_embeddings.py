@@ -88,6 +88,15 @@ def test_handler_checks_its_settings():
         SentenceTransformerModelHandler(min_batch_size=10, max_batch_size=2)
 
 
+def test_batches_are_fixed_size_unless_a_minimum_is_given():
+    # Without a minimum, Beam's adaptive sizing is left out: every batch but a bundle's last is
+    # full (fuller batches pad less; docs/enrichment.md).
+    assert SentenceTransformerModelHandler(max_batch_size=64).batch_elements_kwargs() == \
+        {"min_batch_size": 64, "max_batch_size": 64}
+    assert SentenceTransformerModelHandler(min_batch_size=8).batch_elements_kwargs() == \
+        {"min_batch_size": 8, "max_batch_size": 256}
+
+
 def test_onnx_and_torch_backends_give_the_same_vectors(tmp_path):
     # ONNX is the default because it is faster on CPU; it must not change what gets stored.
     texts = ["New phone deal smartphone", "শাড়ি ঈদ অফার", "x", "Redmi 13 " * 40]
