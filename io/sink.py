@@ -66,7 +66,8 @@ class BufferedSinkFn(beam.DoFn):
         self._backoff_s = backoff_s
         self._buffer: list[dict] = []
         self._buffer_started = 0.0
-        self._client = None  # opened lazily by the subclass, closed by reset_client/teardown
+        self._client = None  # opened by client() (writer thread), closed by reset_client/teardown
+        self._client_lock = threading.Lock()
         # Shared with the writer thread, guarded by _cond:
         self._cond = None
         self._queue: collections.deque = collections.deque()  # (batch, timer) to write
@@ -85,6 +86,7 @@ class BufferedSinkFn(beam.DoFn):
         self._timed = Metrics.counter(self._namespace, "timer_flushes")
         self._latency = Metrics.distribution(self._namespace, "flush_latency_ms")
         self._cond = threading.Condition(threading.RLock())
+        self._client_lock = threading.Lock()
         self._queue = collections.deque()
         self._done = []
         self._stopping = False
@@ -103,14 +105,29 @@ class BufferedSinkFn(beam.DoFn):
         """What the main output says was written for ``record``."""
         raise NotImplementedError
 
+    def open_client(self) -> Any:
+        """Returns a new, ready client (connected, tables or collections created); may raise.
+
+        The default, None, suits a sink that keeps no client.
+        """
+        return None
+
+    def client(self) -> Any:
+        """The open client, opened first if needed (by ``open_client``)."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = self.open_client()
+            return self._client
+
     def reset_client(self) -> None:
         """Closes and drops ``self._client`` after a failed request, so the retry reconnects."""
-        if self._client is not None:
-            try:
-                self._client.close()
-            except Exception:  # pylint: disable=broad-except
-                pass  # it is being thrown away because it failed
-            self._client = None
+        with self._client_lock:
+            if self._client is not None:
+                try:
+                    self._client.close()
+                except Exception:  # pylint: disable=broad-except
+                    pass  # it is being thrown away because it failed
+                self._client = None
 
     def teardown(self):
         if self._writer is not None:
@@ -177,6 +194,15 @@ class BufferedSinkFn(beam.DoFn):
     def _write_loop(self) -> None:
         """Writer thread: writes queued batches, and a buffer that waited ``max_buffering_s``."""
         tick = min(_MAX_TICK_S, self._max_buffering_s / 4)
+        # Connect while the pipeline starts up rather than when the first batch waits (a bounded
+        # run's only load would pay it at its very end). A failure here is not a failed write:
+        # the first write connects again, with retries.
+        try:
+            self.client()
+        except Exception as err:  # pylint: disable=broad-except
+            _LOGGER.info("%s: early connect failed (%s); the first write retries",
+                         self._processor, type(err).__name__)
+            self.reset_client()
         with self._cond:
             while not self._stopping:
                 if self._queue:

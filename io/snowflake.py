@@ -153,6 +153,15 @@ class _WriteFn(BufferedSinkFn):
     def written_key(self, record: dict) -> str:
         return record_key(record)
 
+    def open_client(self):
+        conn = connect(self._settings)
+        try:
+            _create_tables(conn)
+        except Exception:
+            conn.close()
+            raise
+        return conn
+
     def write_batch(self, batch: list[dict]):
         ingested_at = _iso_now()
         rows: dict[str, list[dict]] = {}
@@ -164,12 +173,10 @@ class _WriteFn(BufferedSinkFn):
                 for table, table_rows in rows.items()}
 
         def load_all():
-            if self._client is None:
-                self._client = connect(self._settings)
-                _create_tables(self._client)
+            conn = self.client()
             for table, table_rows in rows.items():
                 if table_rows:
-                    load_rows(self._client, table, table_rows, self._workdir)
+                    load_rows(conn, table, table_rows, self._workdir)
         # MERGE on natural keys makes a retried (partly applied) batch harmless.
         self.retrying(f"loading {len(batch)} records", load_all)
         for table, table_rows in rows.items():

@@ -103,6 +103,15 @@ class _WriteFn(BufferedSinkFn):
     def written_key(self, record: dict) -> str:
         return str(object_uuid(record))
 
+    def open_client(self):
+        client = connect(self._settings)
+        try:
+            init_collections(client)
+        except Exception:
+            client.close()
+            raise
+        return client
+
     def write_batch(self, batch: list[dict]) -> Failures:
         from weaviate.classes.data import DataObject  # pylint: disable=import-outside-toplevel
         failures: Failures = {}
@@ -117,10 +126,7 @@ class _WriteFn(BufferedSinkFn):
                                    uuid=object_uuid(record), vector=vector)))
         for name, items in by_collection.items():
             def insert(name=name, items=items):
-                if self._client is None:
-                    self._client = connect(self._settings)
-                    init_collections(self._client)
-                return self._client.collections.get(name).data.insert_many(
+                return self.client().collections.get(name).data.insert_many(
                     [obj for _, obj in items])
             try:
                 result = self.retrying(f"importing {len(items)} objects into {name}", insert)
