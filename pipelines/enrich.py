@@ -22,6 +22,25 @@ if TYPE_CHECKING:
     from sensory.transforms.embeddings_model import SentenceTransformerModelHandler
 
 
+# Smallest RunInference batch of a streaming run unless --embedding_min_batch_size says
+# otherwise: batches then start small and grow with the load (Beam's adaptive sizing).
+STREAMING_MIN_BATCH_SIZE = 16
+
+
+def min_batch_size(options: SensoryOptions) -> int:
+    """``--embedding_min_batch_size``, else 16 when streaming, else the max batch size.
+
+    A bounded run wants full batches (the model pads less: 1.17x raw encode against 0.77-0.83x
+    in the same e2e runs). A stream keeps the earlier adaptive sizing from 16: a batch grows
+    with the load rather than a record waiting for 255 others within its bundle.
+    """
+    if options.embedding_min_batch_size is not None:
+        return options.embedding_min_batch_size
+    if options.view_as(StandardOptions).streaming:
+        return min(STREAMING_MIN_BATCH_SIZE, options.embedding_max_batch_size)
+    return options.embedding_max_batch_size
+
+
 def model_handler(options: SensoryOptions) -> "SentenceTransformerModelHandler":
     """The embedding model handler the options describe."""
     # Imported here: it pulls in torch (see the module docstring).
@@ -29,7 +48,7 @@ def model_handler(options: SensoryOptions) -> "SentenceTransformerModelHandler":
         SentenceTransformerModelHandler)
     return SentenceTransformerModelHandler(
         model=options.embedding_model, backend=options.embedding_backend,
-        device=options.embedding_device, min_batch_size=options.embedding_min_batch_size,
+        device=options.embedding_device, min_batch_size=min_batch_size(options),
         max_batch_size=options.embedding_max_batch_size, threads=options.embedding_threads)
 
 

@@ -88,9 +88,9 @@ def _add_enrichment_options(parser) -> None:
                             "per core of the worker.")
     group.add_argument("--embedding_min_batch_size", type=int, default=None,
                        help="Smallest RunInference batch; a batch is also cut at the end of a "
-                            "bundle. Default: --embedding_max_batch_size (fixed-size batches: "
-                            "Beam's adaptive sizing formed batches of ~20 texts on average in "
-                            "some runs, 12-19%% slower per text; docs/performance.md).")
+                            "bundle. Default: 16 with --streaming (batches grow with the load, "
+                            "latency stays low), else --embedding_max_batch_size (fixed-size "
+                            "batches: the model pads less; docs/performance.md).")
     group.add_argument("--embedding_max_batch_size", type=int, default=256,
                        help="Largest RunInference batch (encoded in sub-batches of 64, sorted "
                             "by length). Default: 256.")

@@ -4,9 +4,12 @@ import json
 import apache_beam as beam
 import numpy as np
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from sensory.pipelines.enrich import min_batch_size
+from sensory.pipelines.options import SensoryOptions
 from sensory.transforms.embeddings import EmbedRecords, embedding_text
 from sensory.transforms.embeddings_model import (DEFAULT_BACKEND, SentenceTransformerModelHandler,
                                                  load_sentence_transformer)
@@ -106,3 +109,14 @@ def test_onnx_and_torch_backends_give_the_same_vectors(tmp_path):
         texts, normalize_embeddings=True)
     cosines = np.sum(torch_vectors * onnx_vectors, axis=1)
     assert cosines.min() > 0.9999, cosines
+
+
+@pytest.mark.parametrize("argv, expected", [
+    ([], 256),  # bounded: full batches
+    (["--streaming"], 16),  # streaming: small first batches, for latency
+    (["--streaming", "--embedding_max_batch_size=8"], 8),
+    (["--embedding_min_batch_size=32"], 32),
+    (["--streaming", "--embedding_min_batch_size=64"], 64),
+])
+def test_min_batch_size_follows_the_run_kind(argv, expected):
+    assert min_batch_size(PipelineOptions(argv).view_as(SensoryOptions)) == expected
