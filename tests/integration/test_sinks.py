@@ -147,21 +147,24 @@ def test_smartphone_query_returns_smartphone_posts_first(stack, tmp_path, pii_ke
     assert [hit["properties"]["product_category"] for hit in hits] == ["smartphone"] * 5
 
 
-class _OutageAt(beam.DoFn):
-    """Stops a stack service when element ``at`` passes and restarts it ``after_s`` later."""
+class _OutageAfterFirstWrite(beam.DoFn):
+    """Stops a stack service when the sink reports its first write; restarts it ``after_s`` later.
 
-    def __init__(self, service, at, after_s):
+    Applied to the sink's written keys: the sink connects as the run starts, so an outage
+    started before its first write would meet the connect, not a write.
+    """
+
+    def __init__(self, service, after_s):
         super().__init__()
-        self._service, self._at, self._after_s = service, at, after_s
+        self._service, self._after_s = service, after_s
+        self._stopped = False
 
-    def process(self, record):
-        if record["post_id"].endswith(f"-{self._at}"):
-            # The sink connects as the run starts and writes its first batch meanwhile; stopping
-            # the service after that makes the outage meet writes, not the first connect.
-            time.sleep(2.0)
+    def process(self, _written_key):
+        if not self._stopped:
+            self._stopped = True
             manager.down([self._service])
             threading.Timer(self._after_s, lambda: manager.up([self._service])).start()
-        yield record
+        return ()
 
 
 @pytest.mark.parametrize("service", ["snowflake", "weaviate"])
@@ -175,8 +178,8 @@ def test_sink_going_down_mid_run_loses_nothing(service, snowflake_settings, weav
     dead_path = f"/tmp/sensory-it-dead-{uuid.uuid4().hex}"
     try:
         p = beam.Pipeline()
-        _, dead = (p | beam.Create(_records(prefix, n))
-                   | beam.ParDo(_OutageAt(service, 15, 3.0)) | sink)
+        written, dead = p | beam.Create(_records(prefix, n)) | sink
+        _ = written | beam.ParDo(_OutageAfterFirstWrite(service, 3.0))
         _ = dead | beam.Map(json.dumps) | beam.io.WriteToText(dead_path, shard_name_template="")
         result = p.run()
         result.wait_until_finish()
@@ -189,8 +192,8 @@ def test_sink_going_down_mid_run_loses_nothing(service, snowflake_settings, weav
         MetricsFilter().with_name("retries"))["counters"])
     slowest_ms = max(d.committed.max for d in metrics.query(
         MetricsFilter().with_name("flush_latency_ms"))["distributions"])
-    # The sink connects at start-up, so the outage meets an open connection: either our retry
-    # or the client's own request retries ride it out; either way a write waited for it.
+    # The outage meets an open connection: our retry or the client's own request retries ride
+    # it out; either way a write waited for it.
     assert retries > 0 or slowest_ms >= 2_000, \
         f"the outage never reached the sink (retries {retries}, slowest flush {slowest_ms} ms)"
     assert open(dead_path).read() == ""
