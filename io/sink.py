@@ -106,17 +106,27 @@ class BufferedSinkFn(beam.DoFn):
         raise NotImplementedError
 
     def open_client(self) -> Any:
-        """Returns a new, ready client (connected, tables or collections created); may raise.
+        """Returns a new connection to the service; may raise.
 
         The default, None, suits a sink that keeps no client.
         """
         return None
 
+    def prepare_client(self, client: Any) -> None:
+        """Readies a new connection (creates tables or collections); may raise."""
+
     def client(self) -> Any:
-        """The open client, opened first if needed (by ``open_client``)."""
+        """The open client, opened and prepared first if needed."""
         with self._client_lock:
             if self._client is None:
-                self._client = self.open_client()
+                client = self.open_client()
+                if client is not None:
+                    try:
+                        self.prepare_client(client)
+                    except Exception:
+                        client.close()
+                        raise
+                self._client = client
             return self._client
 
     def reset_client(self) -> None:

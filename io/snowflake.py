@@ -154,13 +154,10 @@ class _WriteFn(BufferedSinkFn):
         return record_key(record)
 
     def open_client(self):
-        conn = connect(self._settings)
-        try:
-            _create_tables(conn)
-        except Exception:
-            conn.close()
-            raise
-        return conn
+        return connect(self._settings)
+
+    def prepare_client(self, client) -> None:
+        _create_tables(client)
 
     def write_batch(self, batch: list[dict]):
         ingested_at = _iso_now()

@@ -104,13 +104,10 @@ class _WriteFn(BufferedSinkFn):
         return str(object_uuid(record))
 
     def open_client(self):
-        client = connect(self._settings)
-        try:
-            init_collections(client)
-        except Exception:
-            client.close()
-            raise
-        return client
+        return connect(self._settings)
+
+    def prepare_client(self, client) -> None:
+        init_collections(client)
 
     def write_batch(self, batch: list[dict]) -> Failures:
         from weaviate.classes.data import DataObject  # pylint: disable=import-outside-toplevel
