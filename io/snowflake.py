@@ -11,6 +11,7 @@ import logging
 import os
 import tempfile
 import uuid
+import zlib
 from typing import Any, Iterable, Optional
 
 import apache_beam as beam
@@ -28,6 +29,12 @@ NAMESPACE = "sensory.snowflake_sink"
 NULL_MARKER = r"\N"
 DEFAULT_BATCH_SIZE = 10_000
 DEFAULT_MAX_BUFFERING_S = 60.0
+# How records reach the loads: BUNDLE buffers in the sink DoFn and loads at least once per
+# bundle; KEYED holds them in a keyed GroupIntoBatches (runner state, checkpointed) until a batch
+# fills or waited max_buffering_s, so loads outlive bundles.
+BUNDLE_BATCHING = "bundle"
+KEYED_BATCHING = "keyed"
+BATCHING_MODES = (BUNDLE_BATCHING, KEYED_BATCHING)
 # Level 1 compresses CSV rows to ~1/4 at a fraction of level 9's CPU.
 _GZIP_LEVEL = 1
 
@@ -182,6 +189,12 @@ class _WriteFn(BufferedSinkFn):
 
 
 
+def shard_of(record: dict, shards: int) -> int:
+    """The batching key of a record: stable across processes (unlike ``hash``), so a replayed
+    record lands in the same batch key."""
+    return zlib.crc32(record_key(record).encode("utf-8")) % shards
+
+
 class WriteToSnowflake(beam.PTransform[PCollection[dict], PCollection[str]]):
     """Writes processed records to the raw-data tables; returns ``(written_keys, dead_letters)``.
 
@@ -189,30 +202,55 @@ class WriteToSnowflake(beam.PTransform[PCollection[dict], PCollection[str]]):
     weather they carry to WEATHER_LOGS. A batch that still fails after the retries becomes dead
     letters from ``snowflake-sink`` (replayable), never a silent loss.
 
+    A load costs seven statements whatever its size, and the sink DoFn must load what it holds
+    when its bundle ends (a bundle's input is committed then). Runners that end bundles every
+    ~100 ms (Flink streaming) would load ten times a second; ``batching="keyed"`` first groups
+    records in a keyed ``GroupIntoBatches`` (state the runner checkpoints), so a load happens
+    when ``batch_size`` records or ``max_buffering_s`` are reached (docs/performance.md).
+
     Args:
         settings: Connection settings; ``SnowflakeSettings.from_env()`` when None.
         batch_size: Records per load (the plan's default: 10,000).
         max_buffering_s: Longest a record waits in the buffer before a load (default 60 s).
         max_retries: Retries of a failed load before dead-lettering it.
         backoff_s: First retry delay; doubles each retry.
+        batching: ``"bundle"`` (buffer in the sink, load at least at every bundle end) or
+            ``"keyed"`` (keyed ``GroupIntoBatches`` first; needs a runner with state and
+            timers).
+        shards: Keys of the keyed batching (parallel loads); ignored with ``"bundle"``.
     """
 
     def __init__(self, *, settings: Optional[SnowflakeSettings] = None,
                  batch_size: int = DEFAULT_BATCH_SIZE,
                  max_buffering_s: float = DEFAULT_MAX_BUFFERING_S, max_retries: int = 3,
-                 backoff_s: float = 1.0):
+                 backoff_s: float = 1.0, batching: str = BUNDLE_BATCHING, shards: int = 1):
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if max_buffering_s <= 0 or max_retries < 0 or backoff_s < 0:
             raise ValueError("max_buffering_s must be > 0, max_retries and backoff_s >= 0")
+        if batching not in BATCHING_MODES:
+            raise ValueError(f"batching must be one of {BATCHING_MODES}, got {batching!r}")
+        if shards < 1:
+            raise ValueError(f"shards must be >= 1, got {shards}")
         self._settings = settings or SnowflakeSettings.from_env()
         self._batch_size = batch_size
         self._max_buffering_s = max_buffering_s
         self._max_retries = max_retries
         self._backoff_s = backoff_s
+        self._batching = batching
+        self._shards = shards
 
     def expand(self, records):  # -> (written_keys, dead_letters)
+        if self._batching == KEYED_BATCHING:
+            shards = self._shards
+            records = (
+                records
+                | "KeyByShard" >> beam.Map(lambda record: (shard_of(record, shards), record)
+                                           ).with_output_types(tuple[int, dict])
+                | "GroupIntoBatches" >> beam.GroupIntoBatches(
+                    self._batch_size, max_buffering_duration_secs=self._max_buffering_s)
+                | "Unbatch" >> beam.FlatMap(lambda shard_batch: shard_batch[1]))
         return split_sink_outputs(records, "Load", _WriteFn(
             self._settings, batch_size=self._batch_size, max_buffering_s=self._max_buffering_s,
             max_retries=self._max_retries, backoff_s=self._backoff_s))

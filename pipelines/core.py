@@ -13,14 +13,14 @@ from apache_beam.options.pipeline_options import StandardOptions
 
 from sensory.io.files import ReadJsonLines, WriteJsonLines
 from sensory.io.kafka import ReadFromKafka, WriteToKafka, resolve_impl
-from sensory.io.snowflake import WriteToSnowflake
+from sensory.io.snowflake import BUNDLE_BATCHING, KEYED_BATCHING, WriteToSnowflake
 from sensory.io.weather import local_base_url, resolve_api_key
 from sensory.io.weaviate import WriteToWeaviate
 from sensory.models import RECORD_MODELS
 from sensory.pipelines.enrich import enrich
 from sensory.pipelines.options import SINKS, SensoryOptions
 from sensory.pipelines.routing import bootstrap_servers, dead_letter_topic, source_topics
-from sensory.settings import ConfigurationError, load_pii_key
+from sensory.settings import ConfigurationError, load_pii_key, pick_for_runner
 from sensory.transforms.context import AddContext, load_category_table
 from sensory.transforms.observe import CountDeadLetterReasons, ObserveEndToEndLatency
 from sensory.transforms.pii import ScrubDeadLetters, ShieldPII
@@ -85,9 +85,12 @@ def check_options(options: SensoryOptions) -> None:
 
     Raises:
         ConfigurationError: No PII key, an unknown sink, a weather endpoint without key, or a
-            stage batch size below 1.
+            stage batch size or Snowflake shard count below 1.
     """
     load_pii_key(options.pii_key_file)
+    if options.snowflake_shards < 1:
+        raise ConfigurationError(
+            f"--snowflake_shards must be at least 1, got {options.snowflake_shards}")
     if options.stage_batch_size < 1:
         raise ConfigurationError(
             f"--stage_batch_size must be at least 1, got {options.stage_batch_size}")
@@ -100,6 +103,20 @@ def check_options(options: SensoryOptions) -> None:
 
 def _sinks(options: SensoryOptions) -> list[str]:
     return [name.strip() for name in (options.sinks or "").split(",") if name.strip()]
+
+
+def snowflake_batching(options: SensoryOptions) -> str:
+    """``--snowflake_batching``, with ``auto`` → keyed on a streaming Flink run, else bundle.
+
+    DirectRunner is left on bundle batching: its bundles are already large, and a
+    ``GroupIntoBatches`` after an unbounded read splits the fused stage there.
+    """
+    standard = options.view_as(StandardOptions)
+    if options.snowflake_batching != "auto":
+        return options.snowflake_batching
+    on_flink = pick_for_runner("auto", standard.runner, on_flink=KEYED_BATCHING,
+                               elsewhere=BUNDLE_BATCHING, what="snowflake batching")
+    return on_flink if standard.streaming else BUNDLE_BATCHING
 
 
 def read_messages(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: str,
@@ -160,7 +177,8 @@ def build_pipeline(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: st
         if "snowflake" in sinks:
             _, failed = records | f"{label}ToSnowflake" >> WriteToSnowflake(
                 batch_size=options.snowflake_batch_size,
-                max_buffering_s=options.snowflake_max_buffering_s)
+                max_buffering_s=options.snowflake_max_buffering_s,
+                batching=snowflake_batching(options), shards=options.snowflake_shards)
             all_dead.append(failed)
         if "weaviate" in sinks and not options.no_embeddings:
             _, failed = records | f"{label}ToWeaviate" >> WriteToWeaviate(

@@ -114,6 +114,17 @@ def _add_sink_options(parser) -> None:
                        help="Records per Snowflake load. Default: 10000.")
     group.add_argument("--snowflake_max_buffering_s", type=float, default=60.0,
                        help="Longest a record waits for its Snowflake load. Default: 60.")
+    group.add_argument("--snowflake_batching", choices=("auto", "bundle", "keyed"),
+                       default="auto",
+                       help="bundle: the sink buffers and loads at least at every bundle end; "
+                            "keyed: a keyed GroupIntoBatches (checkpointed state) holds records "
+                            "until --snowflake_batch_size or --snowflake_max_buffering_s, so "
+                            "loads outlive bundles. Default: auto (keyed on a streaming "
+                            "FlinkRunner/PortableRunner, whose bundles end every ~100 ms; bundle "
+                            "elsewhere).")
+    group.add_argument("--snowflake_shards", type=int, default=1,
+                       help="Keys of the keyed Snowflake batching (loads that may run at once). "
+                            "Default: 1.")
     group.add_argument("--weaviate_batch_size", type=int, default=200,
                        help="Objects per Weaviate import request. Default: 200.")
     group.add_argument("--weaviate_max_buffering_s", type=float, default=1.0,

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from sensory.cli.main import main
 from sensory.pipelines import market, social
+from sensory.pipelines.core import snowflake_batching
 from sensory.pipelines.launcher import summarize_output
 from sensory.pipelines.options import SensoryOptions
 from sensory.samples import sample_lines
@@ -74,3 +75,25 @@ def test_cli_run_and_missing_options(tmp_path, pii_key):
                                   f"--output_dir={tmp_path / 'out'}", *OFFLINE])
     assert result.exit_code == 0, result.output
     assert "market:" in result.output and "records" in result.output
+
+
+def _batching(*flags):
+    return snowflake_batching(PipelineOptions(list(flags)).view_as(SensoryOptions))
+
+
+def test_snowflake_batching_is_keyed_only_on_streaming_flink_unless_chosen():
+    assert _batching("--runner=FlinkRunner", "--streaming") == "keyed"
+    assert _batching("--runner=PortableRunner", "--streaming") == "keyed"
+    assert _batching("--runner=FlinkRunner") == "bundle"  # bounded: bundles are large
+    assert _batching("--streaming") == "bundle"  # DirectRunner
+    assert _batching("--streaming", "--snowflake_batching=keyed") == "keyed"
+    assert _batching("--runner=FlinkRunner", "--streaming",
+                     "--snowflake_batching=bundle") == "bundle"
+
+
+def test_snowflake_shards_below_one_are_refused(tmp_path, pii_key):
+    result = CliRunner().invoke(main, [
+        "run", "social", f"--input_file={tmp_path}/none.jsonl", f"--output_dir={tmp_path}",
+        "--snowflake_shards=0", *OFFLINE])
+    assert result.exit_code != 0
+    assert "--snowflake_shards must be at least 1" in result.output

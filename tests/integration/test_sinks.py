@@ -8,6 +8,8 @@ import apache_beam as beam
 import numpy as np
 import pytest
 from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
 from click.testing import CliRunner
 
 from sensory.cli.main import main
@@ -99,6 +101,18 @@ def test_n_records_make_n_rows_and_n_objects_and_replays_change_nothing(
         assert dead == []
         assert _snowflake_count(snowflake_settings, prefix) == n
         assert _weaviate_count(weaviate_client, prefix) == n
+
+
+def test_keyed_batching_writes_every_record_once(snowflake_settings, prefix):
+    n = 130  # two keys, batches of 50: full batches and the rest the window's end flushes
+    with TestPipeline() as pipeline:
+        written, dead = (
+            pipeline | beam.Create(_records(prefix, n, with_vectors=False))
+            | WriteToSnowflake(settings=snowflake_settings, batch_size=50, batching="keyed",
+                               shards=2))
+        assert_that(written, equal_to([f"{prefix}-{i}" for i in range(n)]), label="written")
+        assert_that(dead, equal_to([]), label="no dead letters")
+    assert _snowflake_count(snowflake_settings, prefix) == n
 
 
 def test_sink_down_at_start_is_retried_until_it_comes_back(snowflake_settings, prefix):
