@@ -85,9 +85,17 @@ def check_options(options: SensoryOptions) -> None:
 
     Raises:
         ConfigurationError: No PII key, an unknown sink, a weather endpoint without key, or a
-            stage batch size or Snowflake shard count below 1.
+            stage batch size or Snowflake shard count below 1, or keyed Snowflake batching on
+            DirectRunner.
     """
     load_pii_key(options.pii_key_file)
+    if snowflake_batching(options) == KEYED_BATCHING and _runner_name(options) in _DIRECT_RUNNERS:
+        # GroupIntoBatches' processing-time timer makes DirectRunner fall back from the
+        # FnApiRunner to its legacy runner, on which the Kafka reader fails at once.
+        raise ConfigurationError(
+            "--snowflake_batching=keyed needs FlinkRunner or PortableRunner; on DirectRunner "
+            "its timer moves the job to Beam's legacy direct runner, where the Kafka reader "
+            "cannot run (use bundle, the default there)")
     if options.snowflake_shards < 1:
         raise ConfigurationError(
             f"--snowflake_shards must be at least 1, got {options.snowflake_shards}")
@@ -105,11 +113,19 @@ def _sinks(options: SensoryOptions) -> list[str]:
     return [name.strip() for name in (options.sinks or "").split(",") if name.strip()]
 
 
+_DIRECT_RUNNERS = frozenset({"", "directrunner", "switchingdirectrunner",
+                             "bundlebaseddirectrunner"})
+
+
+def _runner_name(options: SensoryOptions) -> str:
+    return (options.view_as(StandardOptions).runner or "").rsplit(".", 1)[-1].lower()
+
+
 def snowflake_batching(options: SensoryOptions) -> str:
     """``--snowflake_batching``, with ``auto`` → keyed on a streaming Flink run, else bundle.
 
-    DirectRunner is left on bundle batching: its bundles are already large, and a
-    ``GroupIntoBatches`` after an unbounded read splits the fused stage there.
+    DirectRunner is left on bundle batching: its bundles are already large, and the batching's
+    processing-time timer would move the job to Beam's legacy direct runner.
     """
     standard = options.view_as(StandardOptions)
     if options.snowflake_batching != "auto":

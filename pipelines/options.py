@@ -121,7 +121,7 @@ def _add_sink_options(parser) -> None:
                             "until --snowflake_batch_size or --snowflake_max_buffering_s, so "
                             "loads outlive bundles. Default: auto (keyed on a streaming "
                             "FlinkRunner/PortableRunner, whose bundles end every ~100 ms; bundle "
-                            "elsewhere).")
+                            "elsewhere). DirectRunner refuses keyed.")
     group.add_argument("--snowflake_shards", type=int, default=1,
                        help="Keys of the keyed Snowflake batching (loads that may run at once). "
                             "Default: 1.")

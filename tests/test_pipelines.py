@@ -97,3 +97,11 @@ def test_snowflake_shards_below_one_are_refused(tmp_path, pii_key):
         "--snowflake_shards=0", *OFFLINE])
     assert result.exit_code != 0
     assert "--snowflake_shards must be at least 1" in result.output
+
+
+def test_keyed_snowflake_batching_is_refused_on_direct_runner(tmp_path, pii_key):
+    result = CliRunner().invoke(main, [
+        "run", "social", f"--input_file={tmp_path}/none.jsonl", "--sinks=snowflake",
+        "--snowflake_batching=keyed", *OFFLINE])
+    assert result.exit_code != 0
+    assert "--snowflake_batching=keyed needs FlinkRunner or PortableRunner" in result.output
