@@ -190,10 +190,12 @@ class _WriteFn(BufferedSinkFn):
         return {}
 
 
-
 def shard_of(record: dict, shards: int) -> int:
-    """The batching key of a record: stable across processes (unlike ``hash``), so a replayed
-    record lands in the same batch key."""
+    """The keyed batching's key of a record, in ``range(shards)``.
+
+    A crc32 of the natural key, the same in every process (``hash`` of a str is not), so a
+    replayed record lands under the same key.
+    """
     return zlib.crc32(record_key(record).encode("utf-8")) % shards
 
 
