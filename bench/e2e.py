@@ -21,6 +21,11 @@ posts). The measured share of valid records whose text repeats an earlier one is
 checkout of ``main`` with its own venv), interleaved with this checkout's runs, so before/after
 ratios come from one run of the machine. ``uptime`` is printed with the figures.
 
+Each run also records the CPU seconds of the pipeline process (its user + system time) and of
+the local stack's services (the processes of ``.local/*/*.pid``: Kafka, the Snowflake emulator,
+Weaviate, ...). The marginal CPU per message says how fast the pipeline could go with one core
+to itself: its Python work holds one interpreter lock, so that is about its ceiling.
+
 Usage: python bench/e2e.py [--sizes 1000,3000] [--plain_sizes 5000,25000]
        [--duplicate_rate 0.3] [--modes embeddings,plain] [--baseline PYTHON]
        [--pipeline_args="--opt=value ..."] [--repeats 1] [--also_nocache]
@@ -30,11 +35,14 @@ import json
 import os
 import random
 import re
+import resource
 import secrets
 import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
+from typing import NamedTuple
 
 from confluent_kafka import Producer
 
@@ -136,13 +144,45 @@ _CREATED_TOPICS: list[str] = []
 _CREATED_GROUPS: list[str] = []
 
 
-def run_pipeline(python: str, topic: str, mode: str, extra: list[str]) -> tuple[float, str]:
-    """Runs the social pipeline bounded on ``topic``; returns (wall seconds, its output)."""
+class Run(NamedTuple):
+    """One pipeline run: wall seconds, CPU seconds of the pipeline process and of the local
+    stack's services during the run, and the run's output."""
+
+    wall: float
+    cpu: float
+    services_cpu: float
+    output: str
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def services_cpu() -> float:
+    """CPU seconds used so far by the stack's services (the processes of ``.local/*/*.pid``)."""
+    from sensory.stack.config import local_dir  # pylint: disable=import-outside-toplevel
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid_file in local_dir().glob("*/*.pid"):
+        try:
+            fields = Path(f"/proc/{int(pid_file.read_text().strip())}/stat").read_text()
+        except (OSError, ValueError):
+            continue  # not running
+        # utime and stime are fields 14 and 15; the command name before them may hold spaces.
+        utime, stime = fields.rpartition(")")[2].split()[11:13]
+        total += (int(utime) + int(stime)) / ticks
+    return total
+
+
+def run_pipeline(python: str, topic: str, mode: str, extra: list[str]) -> Run:
+    """Runs the social pipeline bounded on ``topic``, measuring its wall and CPU time."""
     group = f"e2e-{uuid.uuid4().hex[:8]}"
     _CREATED_GROUPS.append(group)
     argv = [python, "-m", "sensory.pipelines.social", f"--topics={topic}",
             f"--consumer_group={group}", "--read_until_end",
             *MODES[mode], *extra]
+    cpu_before, services_before = _children_cpu(), services_cpu()
     started = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, cwd="/tmp", env=pipeline_env(),
                           check=False)
@@ -150,7 +190,13 @@ def run_pipeline(python: str, topic: str, mode: str, extra: list[str]) -> tuple[
     if done.returncode != 0:
         sys.stderr.write(done.stderr[-4000:])
         raise RuntimeError(f"pipeline failed ({done.returncode}): {' '.join(argv)}")
-    return wall, done.stdout + done.stderr
+    return Run(wall, _children_cpu() - cpu_before, services_cpu() - services_before,
+               done.stdout + done.stderr)
+
+
+def _median(runs: list[Run], field: str) -> float:
+    values = sorted(getattr(run, field) for run in runs)
+    return values[len(values) // 2]
 
 
 def sink_ok(output: str) -> int:
@@ -294,9 +340,9 @@ def main() -> None:
                     ensure_topics(bootstrap, {topic: TopicSpec(PARTITIONS, 1)})
                     _CREATED_TOPICS.append(topic)
                     produce(bootstrap, topic, lines)
-                    wall, output = run_pipeline(python, topic, mode, extra)
-                    written = sink_ok(output)
-                    cache = cache_counts(output)
+                    run = run_pipeline(python, topic, mode, extra)
+                    written = sink_ok(run.output)
+                    cache = cache_counts(run.output)
                     if cache:
                         served = cache.get("hits", 0) + cache.get("batch_duplicates", 0)
                         looked = served + cache.get("misses", 0)
@@ -304,8 +350,9 @@ def main() -> None:
                                       f"({cache})")
                     else:
                         cache_note = ""
-                    results.setdefault((mode, name), {}).setdefault(size, []).append(wall)
-                    print(f"{mode:10s} {name:8s} n={size:6d} wall {wall:6.2f} s, "
+                    results.setdefault((mode, name), {}).setdefault(size, []).append(run)
+                    print(f"{mode:10s} {name:8s} n={size:6d} wall {run.wall:6.2f} s, "
+                          f"cpu {run.cpu:6.2f} s (services {run.services_cpu:5.2f} s), "
                           f"snowflake ok={written}{cache_note}  | {uptime()}", flush=True)
         if mode == "embeddings":
             encode_rates.append(raw_encode_rate(model, texts))
@@ -317,10 +364,9 @@ def main() -> None:
         valid_share = len(pipeline_texts(make_lines(sizes[-1], args.duplicate_rate, "share"))) \
             / sizes[-1]
         for name, _python, _extra in variants:
-            walls = results[(mode, name)]
+            runs = results[(mode, name)]
             small, large = sizes
-            t_small = sorted(walls[small])[len(walls[small]) // 2]
-            t_large = sorted(walls[large])[len(walls[large]) // 2]
+            t_small, t_large = _median(runs[small], "wall"), _median(runs[large], "wall")
             rate = (large - small) / max(t_large - t_small, 1e-9)
             startup = t_small - small / rate
             line = (f"{mode:10s} {name:8s} marginal {rate:8.1f} msg/s "
@@ -329,6 +375,14 @@ def main() -> None:
                 raw = sum(encode_rates) / len(encode_rates)
                 line += f", ratio to raw encode per valid record {rate * valid_share / raw:.3f}"
             print(line)
+            # Marginal CPU per message: what the rate could be if the pipeline process had a
+            # core to itself (its Python work holds one GIL), and what the services add.
+            cpu = (_median(runs[large], "cpu") - _median(runs[small], "cpu")) / (large - small)
+            services = (_median(runs[large], "services_cpu")
+                        - _median(runs[small], "services_cpu")) / (large - small)
+            print(f"{mode:10s} {name:8s} marginal CPU per message: pipeline process "
+                  f"{cpu * 1e6:7.1f} us (one core's worth: {1 / max(cpu, 1e-9):8.0f} msg/s), "
+                  f"stack services {services * 1e6:6.1f} us")
     print(f"load after: {uptime()}")
     cleanup(run_salt)
 
