@@ -380,9 +380,12 @@ def main() -> None:
             cpu = (_median(runs[large], "cpu") - _median(runs[small], "cpu")) / (large - small)
             services = (_median(runs[large], "services_cpu")
                         - _median(runs[small], "services_cpu")) / (large - small)
+            # And the ceiling of the whole machine: every core busy with this run's work.
+            cores = os.cpu_count() or 1
             print(f"{mode:10s} {name:8s} marginal CPU per message: pipeline process "
                   f"{cpu * 1e6:7.1f} us (one core's worth: {1 / max(cpu, 1e-9):8.0f} msg/s), "
-                  f"stack services {services * 1e6:6.1f} us")
+                  f"stack services {services * 1e6:6.1f} us (all {cores} cores' worth of "
+                  f"both: {cores / max(cpu + services, 1e-9):8.0f} msg/s)")
     print(f"load after: {uptime()}")
     cleanup(run_salt)
 
