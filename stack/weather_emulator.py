@@ -11,6 +11,7 @@ Usage: ``python -m sensory.stack.weather_emulator --port 8091``
 import argparse
 import hashlib
 import json
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -74,6 +75,13 @@ class WeatherEmulator(ThreadingHTTPServer):
         """Counts one served request (thread-safe)."""
         with self._lock:
             self.requests_served += 1
+
+    def handle_error(self, request, client_address) -> None:
+        # A client that hung up before its reply was written (a timeout test, a pipeline that
+        # stopped) is normal here; socketserver would print a traceback for it.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     def start_in_thread(self) -> "WeatherEmulator":
         """Serves from a daemon thread; returns self."""

@@ -9,7 +9,7 @@ from sensory.cities import canonical_city
 from sensory.io.weather import (OpenWeatherClient, ReadCurrentWeather, WeatherSnapshots,
                                 WeatherUnavailable, parse_current_weather, resolve_api_key)
 from sensory.settings import ConfigurationError
-from sensory.stack.weather_emulator import synthetic_weather
+from sensory.stack.weather_emulator import WeatherEmulator, synthetic_weather
 from sensory.transforms.weather import AttachWeather, resolve_join
 
 
@@ -63,6 +63,24 @@ def test_server_errors_and_timeouts_are_retried_then_give_up(emulator):
                            max_retries=1, backoff_s=0) as client:
         with pytest.raises(WeatherUnavailable, match="Timeout"):
             client.current("Dhaka")
+
+
+def test_emulator_is_quiet_about_clients_that_hung_up_but_not_about_its_own_bugs(capsys):
+    server = WeatherEmulator()
+    try:
+        for error in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")):
+            try:
+                raise error
+            except ConnectionError:
+                server.handle_error(None, ("127.0.0.1", 1))
+        assert capsys.readouterr().err == ""
+        try:
+            raise KeyError("a bug in the emulator")
+        except KeyError:
+            server.handle_error(None, ("127.0.0.1", 1))
+        assert "KeyError: 'a bug in the emulator'" in capsys.readouterr().err
+    finally:
+        server.server_close()
 
 
 def test_api_key_rules(monkeypatch):
