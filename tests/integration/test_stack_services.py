@@ -118,3 +118,24 @@ def test_snowflake_create_merge_select(snowflake_settings):
         cursor.execute(f"DROP TABLE {table}")
     finally:
         conn.close()
+
+
+def test_snowflake_stage_files_stay_in_the_stack_folder(snowflake_settings, tmp_path):
+    from sensory.io.snowflake_conn import connect
+    from sensory.stack.config import local_dir
+    stage = f"IT_STAGE_{uuid.uuid4().hex[:8].upper()}"
+    source = tmp_path / "rows.csv"
+    source.write_text("a,1\n")
+    conn = connect(snowflake_settings)
+    try:
+        cursor = conn.cursor()
+        cursor.execute(f"CREATE TEMPORARY STAGE {stage}")
+        cursor.execute(f"PUT 'file://{source}' @{stage} AUTO_COMPRESS=FALSE")
+        stored = list((local_dir() / "snowflake" / "stages").rglob(f"{stage}/rows.csv"))
+        assert len(stored) == 1 and stored[0].read_text() == "a,1\n"
+        # The emulator cannot DROP a stage; a temporary one ends with the session, its files
+        # stay (the sink's loads use PURGE).
+        stored[0].unlink()
+        stored[0].parent.rmdir()
+    finally:
+        conn.close()
