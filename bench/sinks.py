@@ -1,19 +1,22 @@
 """Batched vs one-by-one writes: Snowflake (emulator) rows/s and Weaviate objects/s.
 
 Snowflake: ``load_rows`` (CSV → PUT → COPY INTO → MERGE) for a batch, against parameterised
-single-row INSERTs. Weaviate: ``insert_many`` against ``insert`` per object. Each pair is
+single-row INSERTs; and small loads (``--load_rows`` rows, ``--loads`` of each, interleaved) through
+one ``StagingSession`` per connection, as the sink does (TRUNCATE, PUT, COPY, MERGE), against a
+new session per load (CREATE STAGE, CREATE TABLE, PUT, COPY, MERGE): wall and emulator CPU per load. Weaviate: ``insert_many`` against ``insert`` per object. Each pair is
 measured in one run on the local stack (``sensory stack up`` first); prints rates and ratios.
 
-Usage: python bench/sinks.py [--rows 5000] [--single 300]
+Usage: python bench/sinks.py [--rows 5000] [--single 300] [--loads 30] [--load_rows 50]
 """
 import argparse
+import os
 import tempfile
 import time
 import uuid
 
 import numpy as np
 
-from sensory.io.snowflake import load_rows
+from sensory.io.snowflake import StagingSession, load_rows
 from sensory.io.snowflake_conn import SnowflakeSettings, connect
 from sensory.io.snowflake_schema import SOCIAL_POSTS, TABLES
 from sensory.io.weaviate import WeaviateSettings, connect as weaviate_connect
@@ -48,6 +51,41 @@ def snowflake(rows: int, single: int) -> None:
     conn.close()
     print(f"snowflake emulator: batched {batched:9.1f} rows/s ({rows} rows), "
           f"row-by-row {one_by_one:7.1f} rows/s ({single} rows), ratio {batched / one_by_one:.1f}")
+
+
+def _emulator_cpu() -> float:
+    """CPU seconds the Snowflake emulator process has used (from its pid file)."""
+    from pathlib import Path  # pylint: disable=import-outside-toplevel
+    from sensory.stack.config import local_dir  # pylint: disable=import-outside-toplevel
+    pid = int((local_dir() / "snowflake" / "snowflake.pid").read_text().strip())
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def snowflake_loads(loads: int, rows: int) -> None:
+    conn = connect(SnowflakeSettings.from_env())
+    cursor = conn.cursor()
+    bench_table = f"BENCH_SOCIAL_POSTS_{uuid.uuid4().hex[:6].upper()}"
+    cursor.execute(TABLES[SOCIAL_POSTS].ddl().replace(SOCIAL_POSTS, bench_table, 1))
+    workdir = tempfile.mkdtemp()
+    shared = StagingSession(conn)
+    walls = {"shared": [], "fresh": []}
+    cpus = {"shared": 0.0, "fresh": 0.0}
+    for index in range(loads):
+        for kind in ("shared", "fresh"):
+            batch = _rows(f"bl-{kind}-{index}", rows)
+            cpu, started = _emulator_cpu(), time.perf_counter()
+            load_rows(conn, SOCIAL_POSTS, batch, workdir, target=bench_table,
+                      session=shared if kind == "shared" else None)
+            walls[kind].append(time.perf_counter() - started)
+            cpus[kind] += _emulator_cpu() - cpu
+    cursor.execute(f"DROP TABLE {bench_table}")
+    conn.close()
+    median = {kind: sorted(values)[len(values) // 2] for kind, values in walls.items()}
+    print(f"snowflake emulator, {loads} loads of {rows} rows each: one session per connection "
+          f"{median['shared'] * 1e3:6.1f} ms/load (emulator CPU {cpus['shared'] / loads * 1e3:5.1f}"
+          f" ms), a new session per load {median['fresh'] * 1e3:6.1f} ms/load (emulator CPU "
+          f"{cpus['fresh'] / loads * 1e3:5.1f} ms), ratio {median['fresh'] / median['shared']:.2f}")
 
 
 def weaviate(rows: int, single: int) -> None:
@@ -88,8 +126,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--single", type=int, default=300)
+    parser.add_argument("--loads", type=int, default=30)
+    parser.add_argument("--load_rows", type=int, default=50)
     args = parser.parse_args()
     snowflake(args.rows, args.single)
+    snowflake_loads(args.loads, args.load_rows)
     weaviate(args.rows, args.single)
 
 

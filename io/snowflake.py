@@ -78,8 +78,45 @@ def write_csv_gz(path: str, spec: TableSpec, rows: Iterable[dict[str, Any]]) -> 
             for row in rows)
 
 
+class StagingSession:
+    """The temporary stage and staging tables that loads through one connection share.
+
+    Temporary objects live as long as their Snowflake session, so a connection creates its
+    stage and each table's staging table once; every later load is PUT, TRUNCATE, COPY, MERGE
+    (four statements instead of seven, and no stage or table left per load in a long session).
+    Make a new one for a new connection.
+
+    Args:
+        conn: The open connection (one session) the objects belong to.
+    """
+
+    def __init__(self, conn):
+        self.conn = conn
+        self._suffix = uuid.uuid4().hex[:12].upper()
+        self.stage = f"SENSORY_STAGE_{self._suffix}"
+        self._stage_ready = False
+        self._staging: dict[str, str] = {}  # table -> its staging table, created
+
+    def prepare(self, cursor, table: str) -> str:
+        """Readies the stage and an empty staging table for ``table``; returns the latter."""
+        if not self._stage_ready:
+            cursor.execute(f"CREATE TEMPORARY STAGE {self.stage}")
+            self._stage_ready = True
+        staging = self._staging.get(table)
+        if staging is not None:
+            # Empty: the last load's rows, or a failed COPY's partial rows, must not merge again.
+            cursor.execute(f"TRUNCATE TABLE {staging}")
+            return staging
+        staging = f"SENSORY_STG_{table}_{self._suffix}"
+        columns = ", ".join(f"{name} {'VARCHAR' if kind in ('VARIANT', 'TIMESTAMP_TZ') else kind}"
+                            for name, kind in TABLES[table].columns)
+        cursor.execute(f"CREATE TEMPORARY TABLE {staging} ({columns})")
+        self._staging[table] = staging
+        return staging
+
+
 def load_rows(conn, table: str, rows: list[dict[str, Any]], workdir: str,
-              target: Optional[str] = None) -> int:
+              target: Optional[str] = None, session: Optional[StagingSession] = None) -> int:
     """Loads rows into ``table`` through a stage and a MERGE; returns the rows merged.
 
     Args:
@@ -88,38 +125,37 @@ def load_rows(conn, table: str, rows: list[dict[str, Any]], workdir: str,
         rows: Rows as dicts keyed by column name; duplicates of a key keep the last one.
         workdir: Local directory for the CSV file.
         target: Table to merge into instead of ``table`` (same columns).
+        session: The connection's ``StagingSession``, reused across loads; None makes one for
+            this load alone.
     """
     spec = TABLES[table]
+    session = session or StagingSession(conn)
+    if session.conn is not conn:
+        raise ValueError("session belongs to another connection")
     # MERGE refuses a source with two rows for one key; the latest version wins.
     unique = {tuple(row[k] for k in spec.key): row for row in rows}
-    suffix = uuid.uuid4().hex[:12].upper()
-    path = os.path.join(workdir, f"{table.lower()}_{suffix}.csv.gz")
+    # Each load's file goes to a folder of its own in the stage and COPY reads only that folder,
+    # so a file an earlier load left (a PURGE that failed) is never loaded again. (COPY's FILES
+    # option would say the same, but the emulator cannot resolve it on an internal stage.)
+    load_id = uuid.uuid4().hex[:12]
+    path = os.path.join(workdir, f"{table.lower()}_{load_id}.csv.gz")
+    location = f"@{session.stage}/load_{load_id}/"
     write_csv_gz(path, spec, unique.values())
-    stage, staging = f"SENSORY_STAGE_{suffix}", f"SENSORY_STG_{table}_{suffix}"
-    staging_cols = ", ".join(f"{name} {'VARCHAR' if kind in ('VARIANT', 'TIMESTAMP_TZ') else kind}"
-                             for name, kind in spec.columns)
     cursor = conn.cursor()
     try:
-        cursor.execute(f"CREATE TEMPORARY STAGE {stage}")
+        staging = session.prepare(cursor, table)
         # Compressed here, fast: the connector's AUTO_COMPRESS uses gzip level 9, which cost
         # more CPU than building the CSV (docs/performance.md, "Snowflake sink").
-        cursor.execute(f"PUT 'file://{path}' @{stage} AUTO_COMPRESS=FALSE "
+        cursor.execute(f"PUT 'file://{path}' {location} AUTO_COMPRESS=FALSE "
                        f"SOURCE_COMPRESSION=GZIP")
-        cursor.execute(f"CREATE TEMPORARY TABLE {staging} ({staging_cols})")
-        # PURGE: the loaded file goes at once. Snowflake would drop it with the stage anyway;
-        # the emulator cannot drop a stage (its parser refuses DROP STAGE), so without PURGE
-        # every load's file stayed on disk (1.4 GB in a day).
+        # PURGE: the loaded file goes at once; the stage lives as long as the session. (The
+        # emulator cannot even drop a stage: before PURGE, 1.4 GB of files piled up in a day.)
         cursor.execute(
-            f"COPY INTO {staging} FROM @{stage} FILE_FORMAT = (TYPE = CSV "
-            f"FIELD_OPTIONALLY_ENCLOSED_BY = '\"' NULL_IF = ('\\\\N') "
-            f"EMPTY_FIELD_AS_NULL = FALSE) PURGE = TRUE")
+            f"COPY INTO {staging} FROM {location} "
+            f"FILE_FORMAT = (TYPE = CSV FIELD_OPTIONALLY_ENCLOSED_BY = '\"' "
+            f"NULL_IF = ('\\\\N') EMPTY_FIELD_AS_NULL = FALSE) PURGE = TRUE")
         cursor.execute(merge_sql(table, staging, target))
     finally:
-        for statement in (f"DROP TABLE IF EXISTS {staging}", f"DROP STAGE IF EXISTS {stage}"):
-            try:
-                cursor.execute(statement)
-            except Exception:  # pylint: disable=broad-except
-                _LOGGER.debug("cleanup failed: %s", statement)
         cursor.close()
         os.unlink(path)
     return len(unique)
@@ -139,6 +175,7 @@ class _WriteFn(BufferedSinkFn):
         self._settings = settings
         self._workdir = None
         self._merged: dict[str, set] = {}
+        self._staging_session: Optional[StagingSession] = None  # writer thread only
 
     def setup(self):
         super().setup()
@@ -181,9 +218,14 @@ class _WriteFn(BufferedSinkFn):
 
         def load_all():
             conn = self.client()
+            # A failed load reset the client: a new connection is a new session, whose
+            # temporary stage and staging tables do not exist yet.
+            if self._staging_session is None or self._staging_session.conn is not conn:
+                self._staging_session = StagingSession(conn)
             for table, table_rows in rows.items():
                 if table_rows:
-                    load_rows(conn, table, table_rows, self._workdir)
+                    load_rows(conn, table, table_rows, self._workdir,
+                              session=self._staging_session)
         # MERGE on natural keys makes a retried (partly applied) batch harmless.
         self.retrying(f"loading {len(batch)} records", load_all)
         for table, table_rows in rows.items():
@@ -207,7 +249,8 @@ class WriteToSnowflake(beam.PTransform[PCollection[dict], PCollection[str]]):
     weather they carry to WEATHER_LOGS. A batch that still fails after the retries becomes dead
     letters from ``snowflake-sink`` (replayable), never a silent loss.
 
-    A load costs seven statements whatever its size, and the sink DoFn must load what it holds
+    A load costs four statements whatever its size (seven on a connection's first, which creates
+    its stage and staging table: ``StagingSession``), and the sink DoFn must load what it holds
     when its bundle ends (a bundle's input is committed then). Runners that end bundles every
     ~100 ms (Flink streaming) would load ten times a second; ``batching="keyed"`` first groups
     records in a keyed ``GroupIntoBatches`` (state the runner checkpoints), so a load happens

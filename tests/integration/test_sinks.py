@@ -260,3 +260,56 @@ def test_a_weather_observation_already_merged_is_not_loaded_again(snowflake_sett
             conn.cursor().execute("DELETE FROM WEATHER_LOGS WHERE CITY = %s", (city,))
         finally:
             conn.close()
+
+
+class _RecordingConnection:
+    """The real connection, with every statement its cursors run written down."""
+
+    def __init__(self, conn):
+        self._conn = conn
+        self.statements = []
+
+    def cursor(self):
+        cursor = self._conn.cursor()
+        execute = cursor.execute
+
+        def recorded(command, *args, **kwargs):
+            self.statements.append(command.split()[0].upper())
+            return execute(command, *args, **kwargs)
+        cursor.execute = recorded
+        return cursor
+
+
+def test_loads_through_one_session_reuse_its_stage_and_staging_table(snowflake_settings, prefix,
+                                                                     tmp_path):
+    from sensory.io.snowflake import StagingSession, load_rows
+    from sensory.io.snowflake_schema import SOCIAL_POSTS
+    conn = connect(snowflake_settings)
+    try:
+        recording = _RecordingConnection(conn)
+        session = StagingSession(recording)
+        # A file someone left in the stage: a load takes only its own file.
+        stray = tmp_path / "stray.csv"
+        stray.write_text(f"{prefix}-stray,tiktok\n")
+        conn.cursor().execute(f"CREATE TEMPORARY STAGE {session.stage}")
+        conn.cursor().execute(f"PUT 'file://{stray}' @{session.stage} AUTO_COMPRESS=FALSE")
+        session._stage_ready = True  # pylint: disable=protected-access
+
+        def rows(values):
+            return [{"POST_ID": f"{prefix}-{i}", "PLATFORM": "tiktok", "CONTENT": text,
+                     "EVENT_TIME": "2025-12-20T10:30:00+00:00"} for i, text in values]
+        assert load_rows(recording, SOCIAL_POSTS, rows([(0, "a"), (1, "b")]), str(tmp_path),
+                         session=session) == 2
+        first = list(recording.statements)
+        assert first == ["CREATE", "PUT", "COPY", "MERGE"]
+        assert load_rows(recording, SOCIAL_POSTS, rows([(1, "b2"), (2, "c")]), str(tmp_path),
+                         session=session) == 2
+        assert recording.statements[len(first):] == ["TRUNCATE", "PUT", "COPY", "MERGE"]
+        assert conn.cursor().execute(
+            "SELECT POST_ID, CONTENT FROM SOCIAL_POSTS WHERE POST_ID LIKE %s ORDER BY POST_ID",
+            (f"{prefix}-%",)).fetchall() == [
+                (f"{prefix}-0", "a"), (f"{prefix}-1", "b2"), (f"{prefix}-2", "c")]
+        with pytest.raises(ValueError, match="another connection"):
+            load_rows(conn, SOCIAL_POSTS, rows([(3, "d")]), str(tmp_path), session=session)
+    finally:
+        conn.close()
