@@ -9,6 +9,7 @@ import csv
 import gzip
 import logging
 import os
+import shutil
 import tempfile
 import uuid
 import zlib
@@ -181,6 +182,12 @@ class _WriteFn(BufferedSinkFn):
         super().setup()
         self._workdir = tempfile.mkdtemp(prefix="sensory-snowflake-")
         self._merged = {table: set() for table in _REPEATING_TABLES}
+
+    def teardown(self):
+        super().teardown()  # the writer thread has stopped: no load uses the folder any more
+        if self._workdir:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
 
     def _not_yet_merged(self, table: str, rows: list[dict]) -> list[dict]:
         if table not in self._merged:

@@ -68,3 +68,17 @@ def test_without_the_timer_due_the_bundle_end_writes_both(tmp_path):
     events, timers = _run(tmp_path, max_buffering_s=30)
     assert events["first"] > events["second-emitted"], events
     assert timers == 0
+
+
+def test_snowflake_sink_removes_its_staging_folder_at_teardown():
+    # pylint: disable=protected-access
+    import os
+    from sensory.io.snowflake import _WriteFn
+    from sensory.io.snowflake_conn import SnowflakeSettings
+    fn = _WriteFn(SnowflakeSettings.from_env(), batch_size=10, max_buffering_s=1, max_retries=0,
+                  backoff_s=0)
+    fn.setup()
+    workdir = fn._workdir
+    assert os.path.isdir(workdir)
+    fn.teardown()
+    assert not os.path.exists(workdir)
