@@ -1,5 +1,6 @@
 """WriteToSnowflake and WriteToWeaviate against the stack: counts, replays, outages, search."""
 import json
+import os
 import threading
 import time
 import uuid
@@ -69,8 +70,11 @@ def _run(records, *transforms):
         dead = [source | f"Sink{i}" >> t for i, t in enumerate(transforms)]
         _ = (tuple(d[1] for d in dead) | beam.Flatten() | beam.Map(json.dumps)
              | beam.io.WriteToText(dead_path, shard_name_template=""))
-    with open(dead_path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle]
+    try:
+        with open(dead_path, encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle]
+    finally:
+        os.unlink(dead_path)
 
 
 def _snowflake_count(settings, prefix):
@@ -210,7 +214,10 @@ def test_sink_going_down_mid_run_loses_nothing(service, snowflake_settings, weav
     # it out; either way a write waited for it.
     assert retries > 0 or slowest_ms >= 2_000, \
         f"the outage never reached the sink (retries {retries}, slowest flush {slowest_ms} ms)"
-    assert open(dead_path).read() == ""
+    with open(dead_path, encoding="utf-8") as handle:
+        dead_letters = handle.read()
+    os.unlink(dead_path)
+    assert dead_letters == ""
     if service == "snowflake":
         assert _snowflake_count(snowflake_settings, prefix) == n
     else:
