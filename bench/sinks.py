@@ -10,6 +10,7 @@ Usage: python bench/sinks.py [--rows 5000] [--single 300] [--loads 30] [--load_r
 """
 import argparse
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -30,12 +31,17 @@ def _rows(prefix: str, count: int) -> list[dict]:
             for i in range(count)]
 
 
+def _bench_table(cursor) -> str:
+    """Creates a table of its own, shaped like SOCIAL_POSTS, so a benchmark leaves no trace."""
+    bench_table = f"BENCH_SOCIAL_POSTS_{uuid.uuid4().hex[:6].upper()}"
+    cursor.execute(TABLES[SOCIAL_POSTS].ddl().replace(SOCIAL_POSTS, bench_table, 1))
+    return bench_table
+
+
 def snowflake(rows: int, single: int) -> None:
     conn = connect(SnowflakeSettings.from_env())
     cursor = conn.cursor()
-    # A table of its own, shaped like SOCIAL_POSTS, so the benchmark leaves no trace.
-    bench_table = f"BENCH_SOCIAL_POSTS_{uuid.uuid4().hex[:6].upper()}"
-    cursor.execute(TABLES[SOCIAL_POSTS].ddl().replace(SOCIAL_POSTS, bench_table, 1))
+    bench_table = _bench_table(cursor)
     workdir = tempfile.mkdtemp()
     started = time.perf_counter()
     load_rows(conn, SOCIAL_POSTS, _rows("bb", rows), workdir, target=bench_table)
@@ -49,6 +55,7 @@ def snowflake(rows: int, single: int) -> None:
     one_by_one = single / (time.perf_counter() - started)
     cursor.execute(f"DROP TABLE {bench_table}")
     conn.close()
+    shutil.rmtree(workdir, ignore_errors=True)
     print(f"snowflake emulator: batched {batched:9.1f} rows/s ({rows} rows), "
           f"row-by-row {one_by_one:7.1f} rows/s ({single} rows), ratio {batched / one_by_one:.1f}")
 
@@ -65,8 +72,7 @@ def _emulator_cpu() -> float:
 def snowflake_loads(loads: int, rows: int) -> None:
     conn = connect(SnowflakeSettings.from_env())
     cursor = conn.cursor()
-    bench_table = f"BENCH_SOCIAL_POSTS_{uuid.uuid4().hex[:6].upper()}"
-    cursor.execute(TABLES[SOCIAL_POSTS].ddl().replace(SOCIAL_POSTS, bench_table, 1))
+    bench_table = _bench_table(cursor)
     workdir = tempfile.mkdtemp()
     shared = StagingSession(conn)
     walls = {"shared": [], "fresh": []}
@@ -81,6 +87,7 @@ def snowflake_loads(loads: int, rows: int) -> None:
             cpus[kind] += _emulator_cpu() - cpu
     cursor.execute(f"DROP TABLE {bench_table}")
     conn.close()
+    shutil.rmtree(workdir, ignore_errors=True)
     median = {kind: sorted(values)[len(values) // 2] for kind, values in walls.items()}
     print(f"snowflake emulator, {loads} loads of {rows} rows each: one session per connection "
           f"{median['shared'] * 1e3:6.1f} ms/load (emulator CPU {cpus['shared'] / loads * 1e3:5.1f}"
