@@ -83,7 +83,7 @@ class StagingSession:
     """The temporary stage and staging tables that loads through one connection share.
 
     Temporary objects live as long as their Snowflake session, so a connection creates its
-    stage and each table's staging table once; every later load is PUT, TRUNCATE, COPY, MERGE
+    stage and each table's staging table once; every later load is TRUNCATE, PUT, COPY, MERGE
     (four statements instead of seven, and no stage or table left per load in a long session).
     Make a new one for a new connection.
 
