@@ -35,8 +35,8 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # pylint: disable=wrong-import-position
-from e2e import (MODES, PARTITIONS, cleanup, make_lines, pipeline_texts,  # noqa: E402
-                 produce, sink_ok, uptime)
+from e2e import (MODES, PARTITIONS, cleanup, make_lines, pipeline_env,  # noqa: E402
+                 pipeline_texts, produce, sink_ok, uptime)
 
 from sensory import endpoints  # noqa: E402
 from sensory.io.kafka_admin import ensure_topics  # noqa: E402
@@ -47,7 +47,9 @@ IMPORT = "import sensory.pipelines.social"
 
 def _timed(argv: list[str]) -> tuple[float, subprocess.CompletedProcess]:
     started = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, cwd="/tmp", check=False)
+    # pipeline_env: the runs start in /tmp, so they are told where the stack's secrets are.
+    done = subprocess.run(argv, capture_output=True, text=True, cwd="/tmp", env=pipeline_env(),
+                          check=False)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         sys.stderr.write(done.stderr[-4000:])
