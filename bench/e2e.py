@@ -131,11 +131,13 @@ def pipeline_texts(lines: list[str]) -> list[str]:
     return texts
 
 
-def raw_encode_rate(model, texts: list[str]) -> float:
+def raw_encode_rate(model, texts: list[str]) -> tuple[float, float]:
+    """Encodes ``texts`` once; returns texts per wall second and CPU seconds per text."""
     model.encode(texts[:64], batch_size=64)  # warm-up
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
-    return len(texts) / (time.perf_counter() - started)
+    cpu = time.process_time() - cpu_started
+    return len(texts) / (time.perf_counter() - started), cpu / len(texts)
 
 
 # Topics and consumer groups this run created, deleted at its end: left behind they pile up
@@ -325,8 +327,8 @@ def main() -> None:
         texts = None
         encode_rates = []
         if mode == "embeddings":
-            from sensory.transforms.embeddings_model import load_sentence_transformer  # pylint: disable=import-outside-toplevel
-            model = model or load_sentence_transformer(None, args.backend, "cpu")
+            from sensory.transforms.embeddings_model import load_encoder  # pylint: disable=import-outside-toplevel
+            model = model or load_encoder(None, args.backend, "cpu")
             # The very texts of this checkout's largest run (same salt, so same lengths).
             probe_salt = f"{run_salt}{mode[0]}0v0n{sizes[-1]}"
             texts = pipeline_texts(make_lines(sizes[-1], args.duplicate_rate, probe_salt))
@@ -360,7 +362,9 @@ def main() -> None:
             print(f"texts: {len(texts)} valid of {sizes[-1]} messages, {distinct} distinct "
                   f"(repeat share {1 - distinct / len(texts):.3f})")
             print(f"raw model.encode [{args.backend}] of those texts: "
-                  f"{' / '.join(f'{r:.1f}' for r in encode_rates)} rec/s (before / after)")
+                  f"{' / '.join(f'{r:.1f}' for r, _ in encode_rates)} rec/s, CPU "
+                  f"{' / '.join(f'{c * 1e3:.2f}' for _, c in encode_rates)} ms per text "
+                  f"(before / after)")
         valid_share = len(pipeline_texts(make_lines(sizes[-1], args.duplicate_rate, "share"))) \
             / sizes[-1]
         for name, _python, _extra in variants:
@@ -372,7 +376,7 @@ def main() -> None:
             line = (f"{mode:10s} {name:8s} marginal {rate:8.1f} msg/s "
                     f"({rate * valid_share:8.1f} valid rec/s), start-up {startup:5.1f} s")
             if encode_rates:
-                raw = sum(encode_rates) / len(encode_rates)
+                raw = sum(r for r, _ in encode_rates) / len(encode_rates)
                 line += f", ratio to raw encode per valid record {rate * valid_share / raw:.3f}"
             print(line)
             # Marginal CPU per message: what the rate could be if the pipeline process had a
@@ -386,6 +390,12 @@ def main() -> None:
                   f"{cpu * 1e6:7.1f} us (one core's worth: {1 / max(cpu, 1e-9):8.0f} msg/s), "
                   f"stack services {services * 1e6:6.1f} us (all {cores} cores' worth of "
                   f"both: {cores / max(cpu + services, 1e-9):8.0f} msg/s)")
+            if encode_rates:
+                # The ratio the run would reach if it kept the cores as busy as the raw encode
+                # does: raw CPU per text over the run's CPU per valid record, both measured.
+                raw_cpu = sum(c for _, c in encode_rates) / len(encode_rates)
+                print(f"{mode:10s} {name:8s} CPU ratio (raw encode CPU per text / run CPU per "
+                      f"valid record): {raw_cpu * valid_share / max(cpu + services, 1e-9):.3f}")
     print(f"load after: {uptime()}")
     cleanup(run_salt)
 
