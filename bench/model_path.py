@@ -4,7 +4,8 @@ Variants, each over the same texts (the social pipeline's embedding texts of the
 generator, made unique), interleaved over ``--rounds`` rounds so machine noise hits them all:
 
 * ``torch`` with 1 and with all cores' intra-op threads (``torch.set_num_threads``);
-* ``onnx`` (sentence-transformers' ONNX export, ONNX Runtime defaults);
+* ``onnx`` (sentence-transformers' ONNX export run by ``OnnxEncoder``, as the pipelines do);
+* ``onnx-st``: the same export run by sentence-transformers itself;
 * ``onnx`` with session options set (intra-op threads = cores, sequential execution,
   all graph optimisations);
 * ``onnx-qint8``: the export dynamically quantised to 8 bits (AVX2 kernels), which changes the
@@ -32,7 +33,7 @@ import e2e  # noqa: E402  pylint: disable=wrong-import-position
 
 from sensory.stack_secrets import local_dir  # noqa: E402  pylint: disable=wrong-import-position
 from sensory.transforms.embeddings_model import (  # noqa: E402  pylint: disable=wrong-import-position
-    default_model_path, load_sentence_transformer)
+    default_model_path, load_encoder)
 
 
 def uptime() -> str:
@@ -44,7 +45,9 @@ def _onnx_variants(cache_root: Path):
     # pylint: disable=import-outside-toplevel
     import onnxruntime
     from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
-    plain = load_sentence_transformer(None, "onnx", "cpu", str(cache_root))
+    plain = load_encoder(None, "onnx", "cpu", str(cache_root))
+    # The same export through sentence-transformers, which the quantiser also needs.
+    through_st = load_encoder(None, "onnx", "cpu", str(cache_root), via_sentence_transformers=True)
     folder = cache_root / f"{Path(default_model_path()).name}-onnx"
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = os.cpu_count() or 1
@@ -55,12 +58,13 @@ def _onnx_variants(cache_root: Path):
                                               "provider": "CPUExecutionProvider"})
     # The AVX2 configuration quantises to unsigned int8 ("quint8" in the file name).
     if not list((folder / "onnx").glob("model_q*8_avx2.onnx")):
-        export_dynamic_quantized_onnx_model(plain, "avx2", str(folder))
+        export_dynamic_quantized_onnx_model(through_st, "avx2", str(folder))
     (quantized_file,) = (folder / "onnx").glob("model_q*8_avx2.onnx")
     quantized = SentenceTransformer(str(folder), backend="onnx", device="cpu",
                                     local_files_only=True,
                                     model_kwargs={"file_name": f"onnx/{quantized_file.name}"})
-    return [("onnx", plain), ("onnx-tuned", tuned), ("onnx-qint8", quantized)]
+    return [("onnx", plain), ("onnx-st", through_st), ("onnx-tuned", tuned),
+            ("onnx-qint8", quantized)]
 
 
 def main() -> None:
@@ -74,7 +78,7 @@ def main() -> None:
     texts = e2e.pipeline_texts(e2e.make_lines(args.texts * 2, 0.0, "modelpath"))[:args.texts]
     print(f"{len(texts)} texts, mean {statistics.mean(map(len, texts)):.0f} chars; "
           f"{os.cpu_count()} cores; torch default threads {torch.get_num_threads()}")
-    torch_model = load_sentence_transformer(None, "torch", "cpu")
+    torch_model = load_encoder(None, "torch", "cpu")
     reference = torch_model.encode(texts, batch_size=64, normalize_embeddings=True)
     cores = os.cpu_count() or 1
     variants = [(f"torch-{threads}t", torch_model, threads)

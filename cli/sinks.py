@@ -45,8 +45,8 @@ def semantic_search(query: str, *, collection: str, k: int, model: str = None,
     # Imported here, not at the top: it imports torch (about 3 s), which every other `sensory`
     # command would pay for at start-up.
     from sensory.transforms.embeddings_model import (  # pylint: disable=import-outside-toplevel
-        load_sentence_transformer)
-    vector = load_sentence_transformer(model, backend, "cpu").encode(
+        load_encoder)
+    vector = load_encoder(model, backend, "cpu").encode(
         [query], normalize_embeddings=True)[0].tolist()
     with connect(WeaviateSettings.from_env()) as client:
         if not client.collections.exists(collection):

@@ -12,7 +12,7 @@ from sensory.pipelines.enrich import min_batch_size
 from sensory.pipelines.options import SensoryOptions
 from sensory.transforms.embeddings import EmbedRecords, embedding_text
 from sensory.transforms.embeddings_model import (DEFAULT_BACKEND, SentenceTransformerModelHandler,
-                                                 load_sentence_transformer)
+                                                 load_encoder)
 
 POSTS = {
     "smartphone": ["Samsung Galaxy A15 with 8GB RAM, best price", "iPhone 13 used, like new",
@@ -103,9 +103,9 @@ def test_batches_are_fixed_size_unless_a_minimum_is_given():
 def test_onnx_and_torch_backends_give_the_same_vectors(tmp_path):
     # ONNX is the default because it is faster on CPU; it must not change what gets stored.
     texts = ["New phone deal smartphone", "শাড়ি ঈদ অফার", "x", "Redmi 13 " * 40]
-    torch_vectors = load_sentence_transformer(None, "torch", "cpu").encode(
+    torch_vectors = load_encoder(None, "torch", "cpu").encode(
         texts, normalize_embeddings=True)
-    onnx_vectors = load_sentence_transformer(None, "onnx", "cpu", threads=1).encode(
+    onnx_vectors = load_encoder(None, "onnx", "cpu", threads=1).encode(
         texts, normalize_embeddings=True)
     cosines = np.sum(torch_vectors * onnx_vectors, axis=1)
     assert cosines.min() > 0.9999, cosines

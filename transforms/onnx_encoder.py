@@ -1,0 +1,160 @@
+"""Sentence embeddings from an ONNX export with ONNX Runtime and the fast tokenizer alone.
+
+sentence-transformers' ONNX backend runs the same graph, but importing it pulls in transformers,
+optimum and their dependencies: ~5 s of a worker's start-up on this project's 2-core machines,
+plus its share of the interpreter's exit (docs/performance.md, "Start-up"). This encoder reads the
+folder sentence-transformers exported (``onnx/model.onnx``, ``tokenizer.json``, ``modules.json``
+and the pooling config) and reproduces its ``encode``: the tokenizer's own normalisation,
+truncation at the model's maximum length, padding to the longest text of each sub-batch, mean
+pooling over the attention mask and, when asked, L2 normalisation. Only the module layouts it
+can reproduce exactly are accepted; anything else raises ``UnsupportedModelError`` so the caller
+falls back to sentence-transformers.
+"""
+import json
+import logging
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+_LOGGER = logging.getLogger(__name__)
+
+_TRANSFORMER_MODULE = "Transformer"
+_POOLING_MODULE = "Pooling"
+_NORMALIZE_MODULE = "Normalize"
+# The tokenizer's own limit when its config states none (BERT's position table).
+_FALLBACK_MAX_LENGTH = 512
+
+
+class UnsupportedModelError(ValueError):
+    """The exported folder holds modules this encoder does not reproduce."""
+
+
+def _module_kinds(folder: Path) -> list[tuple[str, str]]:
+    modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+    return [(module["type"].rsplit(".", 1)[-1], module.get("path", "")) for module in modules]
+
+
+def _check_layout(folder: Path) -> None:
+    kinds = _module_kinds(folder)
+    names = [kind for kind, _ in kinds]
+    if names not in ([_TRANSFORMER_MODULE, _POOLING_MODULE],
+                     [_TRANSFORMER_MODULE, _POOLING_MODULE, _NORMALIZE_MODULE]):
+        raise UnsupportedModelError(f"modules {names} in {folder}: only Transformer, Pooling "
+                                    "[, Normalize] are supported")
+    pooling = json.loads((folder / kinds[1][1] / "config.json").read_text(encoding="utf-8"))
+    modes = [key for key, value in pooling.items() if key.startswith("pooling_mode")
+             and value not in (False, None)]
+    if modes not in (["pooling_mode"], ["pooling_mode_mean_tokens"]) or \
+            pooling.get("pooling_mode", "mean") != "mean":
+        raise UnsupportedModelError(f"pooling {pooling} in {folder}: only mean pooling is "
+                                    "supported")
+
+
+def _config_value(folder: Path, name: str, key: str):
+    path = folder / name
+    return json.loads(path.read_text(encoding="utf-8")).get(key) if path.exists() else None
+
+
+def _max_length(folder: Path) -> int:
+    """The truncation length sentence-transformers uses: the Transformer module's
+    ``max_seq_length`` if set, else the tokenizer's ``model_max_length``, capped by the model's
+    position table."""
+    positions = _config_value(folder, "config.json", "max_position_embeddings")
+    length = (_config_value(folder, "sentence_bert_config.json", "max_seq_length")
+              or _config_value(folder, "tokenizer_config.json", "model_max_length")
+              or positions or _FALLBACK_MAX_LENGTH)
+    return int(min(length, positions)) if positions else int(length)
+
+
+class OnnxEncoder:
+    """Encodes texts with an exported sentence-transformers folder; see the module docstring.
+
+    Args:
+        folder: The export: ``onnx/model.onnx`` with the tokenizer and module configs beside it.
+        threads: ONNX Runtime intra-op threads; None for its default (one per core).
+        session_options: An ``onnxruntime.SessionOptions`` to use as is (``threads`` is then
+            ignored); None to build one.
+
+    Raises:
+        UnsupportedModelError: The folder's modules are not Transformer, mean Pooling
+            [, Normalize].
+        FileNotFoundError: A file of the export is missing.
+    """
+
+    def __init__(self, folder: str, *, threads: Optional[int] = None, session_options=None):
+        # Imported here, so that importing this module costs nothing until a model loads.
+        import onnxruntime  # pylint: disable=import-outside-toplevel
+        from tokenizers import Tokenizer  # pylint: disable=import-outside-toplevel
+        root = Path(folder)
+        _check_layout(root)
+        self._normalize = _module_kinds(root)[-1][0] == _NORMALIZE_MODULE
+        self._lower = bool(_config_value(root, "sentence_bert_config.json", "do_lower_case"))
+        self._tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
+        # The saved tokenizer carries the padding and truncation of its last use; ours are
+        # sentence-transformers': truncate at the model's length, pad to the longest text.
+        self._tokenizer.enable_truncation(max_length=_max_length(root))
+        pad_token = _config_value(root, "tokenizer_config.json", "pad_token") or "[PAD]"
+        pad_id = self._tokenizer.token_to_id(pad_token)
+        self._tokenizer.enable_padding(pad_id=0 if pad_id is None else pad_id,
+                                       pad_token=pad_token)
+        if session_options is None:
+            session_options = onnxruntime.SessionOptions()
+            if threads:
+                session_options.intra_op_num_threads = threads
+            session_options.graph_optimization_level = \
+                onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = onnxruntime.InferenceSession(
+            str(root / "onnx" / "model.onnx"), sess_options=session_options,
+            providers=["CPUExecutionProvider"])
+        self._inputs = {item.name for item in self._session.get_inputs()}
+        self._dimension = int(self._session.get_outputs()[0].shape[-1])
+
+    def get_sentence_embedding_dimension(self) -> int:
+        """The vectors' length."""
+        return self._dimension
+
+    def encode(self, sentences: Sequence[str], batch_size: int = 32,
+               normalize_embeddings: bool = False, **_ignored) -> np.ndarray:
+        """Encodes ``sentences`` into a ``(len(sentences), dimension)`` float32 array.
+
+        Like sentence-transformers' ``encode``, the texts are sorted longest first and run in
+        sub-batches of ``batch_size``, each padded to its own longest text.
+
+        Args:
+            sentences: The texts.
+            batch_size: Texts per model run.
+            normalize_embeddings: L2-normalise each vector (the model's own Normalize module
+                applies in any case).
+            **_ignored: sentence-transformers' display and conversion arguments
+                (``show_progress_bar``, ``convert_to_numpy``), which change nothing here.
+
+        Returns:
+            The vectors, in the order of ``sentences``.
+        """
+        if isinstance(sentences, str):
+            raise TypeError("encode takes a sequence of texts, not one str")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        texts = [text.lower() for text in sentences] if self._lower else list(sentences)
+        out = np.empty((len(texts), self._dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            out[chunk] = self._run([texts[i] for i in chunk])
+        if normalize_embeddings or self._normalize:
+            norms = np.linalg.norm(out, axis=1, keepdims=True)
+            out /= np.maximum(norms, 1e-12)
+        return out
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
+        mask = np.array([encoding.attention_mask for encoding in encodings], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feed["token_type_ids"] = np.array([encoding.type_ids for encoding in encodings],
+                                              dtype=np.int64)
+        hidden = self._session.run(None, feed)[0]
+        weights = mask[:, :, None].astype(hidden.dtype)
+        return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
