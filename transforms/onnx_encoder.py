@@ -13,7 +13,7 @@ falls back to sentence-transformers.
 import json
 import logging
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -72,9 +72,7 @@ class OnnxEncoder:
 
     Args:
         folder: The export: ``onnx/model.onnx`` with the tokenizer and module configs beside it.
-        threads: ONNX Runtime intra-op threads; None for its default (one per core).
-        session_options: An ``onnxruntime.SessionOptions`` to use as is (``threads`` is then
-            ignored); None to build one.
+        session_options: An ``onnxruntime.SessionOptions``; None for ONNX Runtime's defaults.
 
     Raises:
         UnsupportedModelError: The folder's modules are not Transformer, mean Pooling
@@ -82,7 +80,7 @@ class OnnxEncoder:
         FileNotFoundError: A file of the export is missing.
     """
 
-    def __init__(self, folder: str, *, threads: Optional[int] = None, session_options=None):
+    def __init__(self, folder: str, *, session_options=None):
         # Imported here, so that importing this module costs nothing until a model loads.
         import onnxruntime  # pylint: disable=import-outside-toplevel
         from tokenizers import Tokenizer  # pylint: disable=import-outside-toplevel
@@ -98,12 +96,6 @@ class OnnxEncoder:
         pad_id = self._tokenizer.token_to_id(pad_token)
         self._tokenizer.enable_padding(pad_id=0 if pad_id is None else pad_id,
                                        pad_token=pad_token)
-        if session_options is None:
-            session_options = onnxruntime.SessionOptions()
-            if threads:
-                session_options.intra_op_num_threads = threads
-            session_options.graph_optimization_level = \
-                onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = onnxruntime.InferenceSession(
             str(root / "onnx" / "model.onnx"), sess_options=session_options,
             providers=["CPUExecutionProvider"])
