@@ -57,8 +57,16 @@ _LOG4J2 = """Configuration:
 """
 
 def _cluster_id() -> str:
-    # Kafka's Uuid text form: 16 random bytes, URL-safe base64 without padding.
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A random cluster id in Kafka's ``Uuid`` text form (URL-safe base64, no padding).
+
+    One id in 64 would start with ``-``, which ``kafka-storage format -t`` takes for an option
+    (a fresh install then failed to format its storage); Kafka's own ``Uuid.randomUuid`` draws
+    again in that case, and so does this.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 class KafkaService(Service):
