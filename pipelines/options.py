@@ -84,8 +84,9 @@ def _add_enrichment_options(parser) -> None:
                             "vectors as torch, faster on CPU. Default: onnx.")
     group.add_argument("--embedding_device", default="cpu", help="Torch device. Default: cpu.")
     group.add_argument("--embedding_threads", type=int, default=None,
-                       help="Intra-op threads of the model per worker process. Default: one "
-                            "per core of the worker.")
+                       help="CPU threads of the model per worker process: ONNX runs this "
+                            "many sub-batches at once, one thread each; torch uses them as "
+                            "intra-op threads. Default: one per core of the worker.")
     group.add_argument("--embedding_min_batch_size", type=int, default=None,
                        help="Smallest RunInference batch; a batch is also cut at the end of a "
                             "bundle. Default: 16 with --streaming (batches grow with the load, "

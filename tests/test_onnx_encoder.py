@@ -3,13 +3,15 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sensory.transforms.embeddings_model import (EMBEDDING_DIM, _onnx_cache_dir, load_encoder,
+from sensory.transforms.embeddings_model import (EMBEDDING_DIM, _onnx_cache_dir,
+                                                 _onnx_session_options, load_encoder,
                                                  model_cache_dir, resolve_model_path)
 from sensory.transforms.onnx_encoder import OnnxEncoder, UnsupportedModelError
 
@@ -44,6 +46,60 @@ def test_same_vectors_as_sentence_transformers(encoders, texts, batch_size):
     assert got.shape == (len(texts), EMBEDDING_DIM)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def parallel_encoder(export_folder):
+    with OnnxEncoder(str(export_folder), session_options=_onnx_session_options(1),
+                     parallel_runs=3) as encoder:
+        yield encoder
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(_TEXT, min_size=1, max_size=40), batch_size=st.integers(1, 16))
+def test_parallel_runs_give_the_same_vectors_in_the_same_order(encoders, parallel_encoder,
+                                                               texts, batch_size):
+    _, reference = encoders
+    expected = reference.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                                convert_to_numpy=True, show_progress_bar=False)
+    got = parallel_encoder.encode(texts, batch_size=batch_size, normalize_embeddings=True)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_parallel_runs_run_on_separate_threads_and_errors_reach_the_caller(export_folder):
+    threads = set()
+    with OnnxEncoder(str(export_folder), session_options=_onnx_session_options(1),
+                     parallel_runs=2) as encoder:
+        run = encoder._run  # pylint: disable=protected-access
+
+        def recording_run(texts):
+            threads.add(threading.current_thread().name)
+            if "boom" in texts:
+                raise RuntimeError("run failed")
+            return run(texts)
+
+        encoder._run = recording_run  # pylint: disable=protected-access
+        vectors = encoder.encode([f"post number {i} " * (i % 7 + 1) for i in range(64)],
+                                 batch_size=64)
+        assert vectors.shape == (64, EMBEDDING_DIM)
+        # 64 texts over 2 runs: sub-batches of 8, handed out to both threads.
+        assert len(threads) == 2 and all(name.startswith("onnx-encoder") for name in threads)
+        with pytest.raises(RuntimeError, match="run failed"):
+            encoder.encode(["boom"] + ["fine"] * 40, batch_size=8)
+    with pytest.raises(ValueError, match="parallel_runs"):
+        OnnxEncoder(str(export_folder), parallel_runs=0)
+
+
+def test_the_loader_runs_one_thread_per_run_and_one_run_per_thread_asked(export_folder):
+    del export_folder  # exported
+    model = load_encoder(None, "onnx", "cpu", threads=3)
+    try:
+        assert model._parallel_runs == 3  # pylint: disable=protected-access
+        options = model._session.get_session_options()  # pylint: disable=protected-access
+        assert options.intra_op_num_threads == 1
+    finally:
+        model.close()
 
 
 def test_a_vector_does_not_depend_on_its_batch(encoders):

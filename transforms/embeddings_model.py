@@ -56,6 +56,11 @@ def _onnx_cache_dir(model_path: str, cache_root: str) -> Path:
     return Path(cache_root) / f"{Path(model_path).name or 'model'}-onnx"
 
 
+def worker_cores() -> int:
+    """The cores this process may run on (its affinity mask, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _onnx_session_options(threads: Optional[int]):
     import onnxruntime  # pylint: disable=import-outside-toplevel
     options = onnxruntime.SessionOptions()
@@ -90,8 +95,10 @@ def load_encoder(model: Optional[str], backend: str, device: str,
         backend: ``torch`` or ``onnx``.
         device: ``cpu``, ``cuda``, ...
         cache_root: Where an ONNX export is kept between runs; None for ``model_cache_dir()``.
-        threads: Intra-op threads of the CPU backend; None leaves the library's default (one
-            per core).
+        threads: CPU threads the model uses; None for one per core of this process. ONNX on
+            CPU runs that many sub-batches at once, one thread each (``OnnxEncoder``'s
+            ``parallel_runs``); torch and sentence-transformers' ONNX path use them as
+            intra-op threads (None leaves those libraries' defaults).
         via_sentence_transformers: For ONNX on CPU, run the export through sentence-transformers
             rather than ``OnnxEncoder`` (benchmarks compare the two).
 
@@ -113,7 +120,9 @@ def load_encoder(model: Optional[str], backend: str, device: str,
         _export_onnx(path, cached, device)
     if device == "cpu" and not via_sentence_transformers:
         try:
-            return OnnxEncoder(str(cached), session_options=_onnx_session_options(threads))
+            # One thread per run, as many runs as threads: see OnnxEncoder's docstring.
+            return OnnxEncoder(str(cached), session_options=_onnx_session_options(1),
+                               parallel_runs=threads or worker_cores())
         except UnsupportedModelError as error:
             _LOGGER.info("running %s through sentence-transformers: %s", cached, error)
     from sentence_transformers import SentenceTransformer  # pylint: disable=import-outside-toplevel

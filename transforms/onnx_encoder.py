@@ -9,9 +9,18 @@ truncation at the model's maximum length, padding to the longest text of each su
 pooling over the attention mask and, when asked, L2 normalisation. Only the module layouts it
 can reproduce exactly are accepted; anything else raises ``UnsupportedModelError`` so the caller
 falls back to sentence-transformers.
+
+With ``parallel_runs`` > 1 the sub-batches of one ``encode`` call run side by side, each on one
+thread of one shared session, instead of every run spreading over all cores (ONNX Runtime's
+intra-op threads). Intra-op threads meet at a barrier after every operator, so when one of them
+loses its core to another process the others wait (spinning) for it; independent runs do not.
+On a 2-core machine with a competing load the model used 25-60 % more CPU per text with intra-op
+threads, and none more with parallel runs (docs/performance.md, ninth session).
 """
 import json
 import logging
+import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
@@ -24,6 +33,11 @@ _POOLING_MODULE = "Pooling"
 _NORMALIZE_MODULE = "Normalize"
 # The tokenizer's own limit when its config states none (BERT's position table).
 _FALLBACK_MAX_LENGTH = 512
+# With parallel runs a call is cut into at least this many sub-batches per run, so the runs
+# finish close together (the longest first), but none smaller than _MIN_PARALLEL_CHUNK texts,
+# where the per-run overhead would start to show.
+_CHUNKS_PER_RUN = 4
+_MIN_PARALLEL_CHUNK = 8
 
 
 class UnsupportedModelError(ValueError):
@@ -73,14 +87,20 @@ class OnnxEncoder:
     Args:
         folder: The export: ``onnx/model.onnx`` with the tokenizer and module configs beside it.
         session_options: An ``onnxruntime.SessionOptions``; None for ONNX Runtime's defaults.
+            With ``parallel_runs`` > 1, give it ``intra_op_num_threads = 1``.
+        parallel_runs: Sub-batches run at once, each on its own thread (see the module
+            docstring); 1 runs them one after another on the calling thread.
 
     Raises:
         UnsupportedModelError: The folder's modules are not Transformer, mean Pooling
             [, Normalize].
         FileNotFoundError: A file of the export is missing.
+        ValueError: ``parallel_runs`` < 1.
     """
 
-    def __init__(self, folder: str, *, session_options=None):
+    def __init__(self, folder: str, *, session_options=None, parallel_runs: int = 1):
+        if parallel_runs < 1:
+            raise ValueError(f"parallel_runs must be >= 1, got {parallel_runs}")
         # Imported here, so that importing this module costs nothing until a model loads.
         import onnxruntime  # pylint: disable=import-outside-toplevel
         from tokenizers import Tokenizer  # pylint: disable=import-outside-toplevel
@@ -101,6 +121,22 @@ class OnnxEncoder:
             providers=["CPUExecutionProvider"])
         self._inputs = {item.name for item in self._session.get_inputs()}
         self._dimension = int(self._session.get_outputs()[0].shape[-1])
+        self._parallel_runs = parallel_runs
+        # ONNX Runtime's Session.run may be called from several threads at once, and releases
+        # the interpreter lock while it runs.
+        self._pool = ThreadPoolExecutor(parallel_runs, thread_name_prefix="onnx-encoder") \
+            if parallel_runs > 1 else None
+
+    def close(self) -> None:
+        """Stops the threads of the parallel runs; ``encode`` may not be called afterwards."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> "OnnxEncoder":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
 
     def get_sentence_embedding_dimension(self) -> int:
         """The vectors' length."""
@@ -111,11 +147,12 @@ class OnnxEncoder:
         """Encodes ``sentences`` into a ``(len(sentences), dimension)`` float32 array.
 
         Like sentence-transformers' ``encode``, the texts are sorted longest first and run in
-        sub-batches of ``batch_size``, each padded to its own longest text.
+        sub-batches of at most ``batch_size``, each padded to its own longest text. With
+        parallel runs the sub-batches are smaller where that gives every run several of them.
 
         Args:
             sentences: The texts.
-            batch_size: Texts per model run.
+            batch_size: Most texts per model run.
             normalize_embeddings: L2-normalise each vector (the model's own Normalize module
                 applies in any case).
             **_ignored: sentence-transformers' display and conversion arguments
@@ -131,9 +168,19 @@ class OnnxEncoder:
         texts = [text.lower() for text in sentences] if self._lower else list(sentences)
         out = np.empty((len(texts), self._dimension), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            out[chunk] = self._run([texts[i] for i in chunk])
+        size = batch_size
+        if self._pool is not None:
+            size = min(batch_size, max(_MIN_PARALLEL_CHUNK, math.ceil(
+                len(texts) / (self._parallel_runs * _CHUNKS_PER_RUN))))
+        chunks = [order[start:start + size] for start in range(0, len(order), size)]
+        if self._pool is None or len(chunks) == 1:
+            for chunk in chunks:
+                out[chunk] = self._run([texts[i] for i in chunk])
+        else:
+            # map hands the chunks out longest first as runs free up, and yields in order.
+            results = self._pool.map(lambda chunk: self._run([texts[i] for i in chunk]), chunks)
+            for chunk, vectors in zip(chunks, results):
+                out[chunk] = vectors
         if normalize_embeddings or self._normalize:
             norms = np.linalg.norm(out, axis=1, keepdims=True)
             out /= np.maximum(norms, 1e-12)
