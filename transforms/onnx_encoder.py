@@ -14,8 +14,9 @@ With ``parallel_runs`` > 1 the sub-batches of one ``encode`` call run side by si
 thread of one shared session, instead of every run spreading over all cores (ONNX Runtime's
 intra-op threads). Intra-op threads meet at a barrier after every operator, so when one of them
 loses its core to another process the others wait (spinning) for it; independent runs do not.
-On a 2-core machine with a competing load the model used 25-60 % more CPU per text with intra-op
-threads, and none more with parallel runs (docs/performance.md, ninth session).
+On a 2-core machine, as another process took 40-80 % of one core, the CPU per text grew by
+16-41 % with intra-op threads and stayed flat with parallel runs (docs/performance.md, ninth
+session).
 """
 import json
 import logging
