@@ -54,11 +54,14 @@ class ProcessRecords(beam.PTransform[PCollection, PCollection[dict]]):
         categories: Category keyword table.
         max_message_bytes: Largest message accepted (``--max_message_bytes``).
         batch_size: Messages taken through each stage at once (``--stage_batch_size``).
+        gc_young_threshold: Tunes each worker's garbage collector before the first message
+            (``--gc_young_threshold``; ``sensory.runtime.tune_gc``); None leaves it alone.
     """
 
     def __init__(self, *, kind: str, key_file: Optional[str], categories: dict,
                  max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-                 batch_size: int = DEFAULT_CHAIN_BATCH):
+                 batch_size: int = DEFAULT_CHAIN_BATCH,
+                 gc_young_threshold: Optional[int] = None):
         super().__init__()
         if kind not in RECORD_MODELS:
             raise ValueError(f"kind must be one of {sorted(RECORD_MODELS)}, got {kind!r}")
@@ -67,6 +70,7 @@ class ProcessRecords(beam.PTransform[PCollection, PCollection[dict]]):
         self._categories = categories
         self._max_message_bytes = max_message_bytes
         self._batch_size = batch_size
+        self._gc_young_threshold = gc_young_threshold
 
     def expand(self, messages):  # -> (records, dead_letters)
         # One step for the three: a step and an output between stages cost more per message
@@ -74,7 +78,8 @@ class ProcessRecords(beam.PTransform[PCollection, PCollection[dict]]):
         records, failed = messages | "ValidateShieldContext" >> ChainStages(
             ValidateRecords(kind=self._kind, max_message_bytes=self._max_message_bytes),
             ShieldPII(key_file=self._key_file),
-            AddContext(categories=self._categories), batch_size=self._batch_size)
+            AddContext(categories=self._categories), batch_size=self._batch_size,
+            gc_young_threshold=self._gc_young_threshold)
         dead_letters = failed | "ScrubDeadLetters" >> ScrubDeadLetters(
             key_file=self._key_file, batch_size=self._batch_size)
         return records, dead_letters
@@ -84,9 +89,9 @@ def check_options(options: SensoryOptions) -> None:
     """Fails fast, before any worker starts, on settings the run cannot go without.
 
     Raises:
-        ConfigurationError: No PII key, an unknown sink, a weather endpoint without key, or a
-            stage batch size or Snowflake shard count below 1, or keyed Snowflake batching on
-            DirectRunner.
+        ConfigurationError: No PII key, an unknown sink, a weather endpoint without key, a
+            stage batch size or Snowflake shard count below 1, a negative GC threshold, or keyed
+            Snowflake batching on DirectRunner.
     """
     load_pii_key(options.pii_key_file)
     if snowflake_batching(options) == KEYED_BATCHING and _runner_name(options) in _DIRECT_RUNNERS:
@@ -102,6 +107,10 @@ def check_options(options: SensoryOptions) -> None:
     if options.stage_batch_size < 1:
         raise ConfigurationError(
             f"--stage_batch_size must be at least 1, got {options.stage_batch_size}")
+    if options.gc_young_threshold < 0:
+        raise ConfigurationError(
+            f"--gc_young_threshold must be 0 (Python's collector as it is) or more, "
+            f"got {options.gc_young_threshold}")
     unknown = set(_sinks(options)) - set(SINKS)
     if unknown:
         raise ConfigurationError(f"unknown sink(s) {sorted(unknown)}; choose from {SINKS}")
@@ -177,7 +186,8 @@ def build_pipeline(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: st
     records, dead_letters = messages | f"Process{label}" >> ProcessRecords(
         kind=kind, key_file=options.pii_key_file,
         categories=load_category_table(options.categories_file),
-        max_message_bytes=options.max_message_bytes, batch_size=options.stage_batch_size)
+        max_message_bytes=options.max_message_bytes, batch_size=options.stage_batch_size,
+        gc_young_threshold=options.gc_young_threshold)
     streaming = options.view_as(StandardOptions).streaming
     # Before enrich: RunInference's batching re-timestamps what it emits at bundle end.
     _ = records | f"{label}EndToEndLatency" >> ObserveEndToEndLatency()

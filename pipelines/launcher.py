@@ -18,6 +18,7 @@ from sensory.pipelines import preflight
 from sensory.pipelines.core import DEAD_LETTERS_FILE, RECORDS_FILE, build_pipeline, check_options
 from sensory.pipelines.metrics import RunMetricsExporter
 from sensory.pipelines.options import SensoryOptions
+from sensory.runtime import tune_gc
 from sensory.settings import ConfigurationError
 
 _LOGGER = logging.getLogger(__name__)
@@ -91,6 +92,8 @@ def run(kind: str, argv: Optional[Sequence[str]] = None,
         return 2
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, sensory_options, kind=kind)
+    # DirectRunner's worker is this process: tune it once its start-up objects all exist.
+    tune_gc(sensory_options.gc_young_threshold)
     with metrics_exporter(kind, sensory_options) as exporter:
         result = None
         try:

@@ -50,6 +50,12 @@ def _add_source_options(parser) -> None:
                        help="Messages that validation, the shield and context take through "
                             "each stage at once (CPU caches; a bundle's rest goes at its end). "
                             "Default: 256.")
+    group.add_argument("--gc_young_threshold", type=int, default=50_000,
+                       help="Once per worker, before records flow: freeze the objects start-up "
+                            "left (the collector never walks them again) and run a young "
+                            "garbage collection every this many net allocations (Python's "
+                            "default is 700); 0 leaves the collector as Python set it. "
+                            "Default: 50000.")
 
 
 def _add_enrichment_options(parser) -> None:
