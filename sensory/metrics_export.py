@@ -10,12 +10,15 @@ and may also write them to a text file for ``sensory report``. Every label value
 import logging
 import os
 import re
+import socketserver
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Optional
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, push_to_gateway, \
-    start_http_server, write_to_textfile
+from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app, \
+    push_to_gateway, write_to_textfile
 from prometheus_client.core import CounterMetricFamily
 
 from sensory import endpoints
@@ -58,6 +61,20 @@ def safe_label(value: object, allowed: Optional[Iterable[str]] = None) -> str:
     return _UNSAFE.sub("_", text)[:_MAX_LABEL] or "none"
 
 
+class _MetricsServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        pass  # one line per scrape on stderr is noise
+
+
+# How often the server thread looks for a shutdown request. socketserver's default (0.5 s) made
+# every bounded run wait up to half a second at its end for the metrics endpoint to close.
+_SHUTDOWN_POLL_S = 0.05
+
+
 def serve(registry: CollectorRegistry, port: int, host: str = endpoints.HOST):
     """Serves ``registry`` on ``http://host:port/metrics`` from a daemon thread.
 
@@ -66,11 +83,14 @@ def serve(registry: CollectorRegistry, port: int, host: str = endpoints.HOST):
         process must not fail because its metrics endpoint could not open.
     """
     try:
-        server, _thread = start_http_server(port, addr=host, registry=registry)
+        server = make_server(host, port, make_wsgi_app(registry), _MetricsServer,
+                             handler_class=_QuietHandler)
     except OSError as err:
         _LOGGER.warning("metrics endpoint %s:%d not opened (%s); continuing without it",
                         host, port, err)
         return None
+    threading.Thread(target=server.serve_forever, args=(_SHUTDOWN_POLL_S,), daemon=True,
+                     name="sensory-metrics-http").start()
     _LOGGER.info("serving metrics on http://%s:%d/metrics", host, port)
     return server
 
