@@ -20,6 +20,7 @@ from sensory.models import RECORD_MODELS
 from sensory.pipelines.enrich import enrich
 from sensory.pipelines.options import SINKS, SensoryOptions
 from sensory.pipelines.routing import bootstrap_servers, dead_letter_topic, source_topics
+from sensory.runtime import WorkerTuning
 from sensory.settings import ConfigurationError, load_pii_key, pick_for_runner
 from sensory.transforms.context import AddContext, load_category_table
 from sensory.transforms.observe import CountDeadLetterReasons, ObserveEndToEndLatency
@@ -54,14 +55,14 @@ class ProcessRecords(beam.PTransform[PCollection, PCollection[dict]]):
         categories: Category keyword table.
         max_message_bytes: Largest message accepted (``--max_message_bytes``).
         batch_size: Messages taken through each stage at once (``--stage_batch_size``).
-        gc_young_threshold: Tunes each worker's garbage collector before the first message
-            (``--gc_young_threshold``; ``sensory.runtime.tune_gc``); None leaves it alone.
+        tuning: Applied to each worker before the first message (``--gc_young_threshold``,
+            ``--switch_interval_ms``; ``sensory.runtime.tune_worker``); None leaves it alone.
     """
 
     def __init__(self, *, kind: str, key_file: Optional[str], categories: dict,
                  max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
                  batch_size: int = DEFAULT_CHAIN_BATCH,
-                 gc_young_threshold: Optional[int] = None):
+                 tuning: Optional[WorkerTuning] = None):
         super().__init__()
         if kind not in RECORD_MODELS:
             raise ValueError(f"kind must be one of {sorted(RECORD_MODELS)}, got {kind!r}")
@@ -70,7 +71,7 @@ class ProcessRecords(beam.PTransform[PCollection, PCollection[dict]]):
         self._categories = categories
         self._max_message_bytes = max_message_bytes
         self._batch_size = batch_size
-        self._gc_young_threshold = gc_young_threshold
+        self._tuning = tuning
 
     def expand(self, messages):  # -> (records, dead_letters)
         # One step for the three: a step and an output between stages cost more per message
@@ -79,7 +80,7 @@ class ProcessRecords(beam.PTransform[PCollection, PCollection[dict]]):
             ValidateRecords(kind=self._kind, max_message_bytes=self._max_message_bytes),
             ShieldPII(key_file=self._key_file),
             AddContext(categories=self._categories), batch_size=self._batch_size,
-            gc_young_threshold=self._gc_young_threshold)
+            tuning=self._tuning)
         dead_letters = failed | "ScrubDeadLetters" >> ScrubDeadLetters(
             key_file=self._key_file, batch_size=self._batch_size)
         return records, dead_letters
@@ -90,7 +91,7 @@ def check_options(options: SensoryOptions) -> None:
 
     Raises:
         ConfigurationError: No PII key, an unknown sink, a weather endpoint without key, a
-            stage batch size or Snowflake shard count below 1, a negative GC threshold, or keyed
+            stage batch size or Snowflake shard count below 1, bad worker tuning, or keyed
             Snowflake batching on DirectRunner.
     """
     load_pii_key(options.pii_key_file)
@@ -111,11 +112,20 @@ def check_options(options: SensoryOptions) -> None:
         raise ConfigurationError(
             f"--gc_young_threshold must be 0 (Python's collector as it is) or more, "
             f"got {options.gc_young_threshold}")
+    if not 0 <= options.switch_interval_ms <= 1000:
+        raise ConfigurationError(
+            f"--switch_interval_ms must be from 0 (Python's, 5 ms) to 1000, "
+            f"got {options.switch_interval_ms}")
     unknown = set(_sinks(options)) - set(SINKS)
     if unknown:
         raise ConfigurationError(f"unknown sink(s) {sorted(unknown)}; choose from {SINKS}")
     if not options.no_weather:
         resolve_api_key(options.weather_base_url or local_base_url())
+
+
+def worker_tuning(options: SensoryOptions) -> WorkerTuning:
+    """The process tuning ``--gc_young_threshold`` and ``--switch_interval_ms`` ask for."""
+    return WorkerTuning(options.gc_young_threshold, options.switch_interval_ms)
 
 
 def _sinks(options: SensoryOptions) -> list[str]:
@@ -187,7 +197,7 @@ def build_pipeline(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: st
         kind=kind, key_file=options.pii_key_file,
         categories=load_category_table(options.categories_file),
         max_message_bytes=options.max_message_bytes, batch_size=options.stage_batch_size,
-        gc_young_threshold=options.gc_young_threshold)
+        tuning=worker_tuning(options))
     streaming = options.view_as(StandardOptions).streaming
     # Before enrich: RunInference's batching re-timestamps what it emits at bundle end.
     _ = records | f"{label}EndToEndLatency" >> ObserveEndToEndLatency()

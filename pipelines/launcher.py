@@ -15,10 +15,11 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from sensory import redact
 from sensory.metrics_export import env_port, pushgateway_url
 from sensory.pipelines import preflight
-from sensory.pipelines.core import DEAD_LETTERS_FILE, RECORDS_FILE, build_pipeline, check_options
+from sensory.pipelines.core import DEAD_LETTERS_FILE, RECORDS_FILE, build_pipeline, check_options, \
+    worker_tuning
 from sensory.pipelines.metrics import RunMetricsExporter
 from sensory.pipelines.options import SensoryOptions
-from sensory.runtime import tune_gc
+from sensory.runtime import tune_worker
 from sensory.settings import ConfigurationError
 
 _LOGGER = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def run(kind: str, argv: Optional[Sequence[str]] = None,
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, sensory_options, kind=kind)
     # DirectRunner's worker is this process: tune it once its start-up objects all exist.
-    tune_gc(sensory_options.gc_young_threshold)
+    tune_worker(worker_tuning(sensory_options))
     with metrics_exporter(kind, sensory_options) as exporter:
         result = None
         try:

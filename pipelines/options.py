@@ -56,6 +56,11 @@ def _add_source_options(parser) -> None:
                             "garbage collection every this many net allocations (Python's "
                             "default is 700); 0 leaves the collector as Python set it. "
                             "Default: 50000.")
+    group.add_argument("--switch_interval_ms", type=float, default=1.0,
+                       help="The interpreter's thread switch interval on each worker: how long "
+                            "a busy thread keeps the interpreter lock while the sinks' writer "
+                            "threads wait for it after each network reply (Python's default is "
+                            "5); 0 leaves Python's. Default: 1.0.")
 
 
 def _add_enrichment_options(parser) -> None:

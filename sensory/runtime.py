@@ -1,4 +1,5 @@
-"""Process-wide tuning a worker applies once, before records flow: the garbage collector.
+"""Process-wide tuning a worker applies before records flow: the garbage collector and the
+interpreter lock's switch interval.
 
 Python's cyclic collector runs a young collection every 700 net allocations and a full one
 whenever enough objects have survived into the oldest generation. A worker after start-up holds
@@ -15,7 +16,9 @@ wait a little longer.
 """
 import gc
 import logging
+import sys
 import threading
+from typing import NamedTuple
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -43,9 +46,7 @@ def tune_gc(young_threshold: int = DEFAULT_GC_YOUNG_THRESHOLD) -> bool:
         ValueError: ``young_threshold`` is negative or not an integer.
     """
     global _tuned  # pylint: disable=global-statement
-    if isinstance(young_threshold, bool) or not isinstance(young_threshold, int) \
-            or young_threshold < 0:
-        raise ValueError(f"young_threshold must be an integer >= 0, got {young_threshold!r}")
+    _check_threshold(young_threshold)
     if young_threshold == 0:
         return False
     with _LOCK:
@@ -60,3 +61,55 @@ def tune_gc(young_threshold: int = DEFAULT_GC_YOUNG_THRESHOLD) -> bool:
     _LOGGER.info("garbage collector: %d objects frozen, young threshold %d",
                  gc.get_freeze_count(), young_threshold)
     return True
+
+
+def _check_threshold(young_threshold) -> None:
+    if isinstance(young_threshold, bool) or not isinstance(young_threshold, int) \
+            or young_threshold < 0:
+        raise ValueError(f"young_threshold must be an integer >= 0, got {young_threshold!r}")
+
+
+# The interpreter lock's switch interval, 1 ms instead of Python's 5 ms: the sinks' writer
+# threads wake from every network reply needing the lock back from the busy bundle thread, and
+# waited up to a whole interval each time (docs/performance.md, tenth session).
+DEFAULT_SWITCH_INTERVAL_MS = 1.0
+
+
+class WorkerTuning(NamedTuple):
+    """What ``tune_worker`` sets; the pipelines' ``--gc_young_threshold`` and
+    ``--switch_interval_ms``.
+
+    Attributes:
+        gc_young_threshold: See ``tune_gc``; 0 leaves the collector alone.
+        switch_interval_ms: The interpreter's thread switch interval in milliseconds; 0 leaves
+            Python's (5 ms).
+    """
+
+    gc_young_threshold: int = DEFAULT_GC_YOUNG_THRESHOLD
+    switch_interval_ms: float = DEFAULT_SWITCH_INTERVAL_MS
+
+    def check(self) -> "WorkerTuning":
+        """Returns self.
+
+        Raises:
+            ValueError: A negative or non-numeric setting.
+        """
+        _check_threshold(self.gc_young_threshold)
+        interval = self.switch_interval_ms
+        if isinstance(interval, bool) or not isinstance(interval, (int, float)) \
+                or not 0 <= interval <= 1000:
+            raise ValueError(f"switch_interval_ms must be a number from 0 to 1000, "
+                             f"got {interval!r}")
+        return self
+
+
+def tune_worker(tuning: WorkerTuning) -> None:
+    """Applies ``tuning`` to this process: the collector once, the switch interval each call.
+
+    Raises:
+        ValueError: See ``WorkerTuning.check``.
+    """
+    tuning.check()
+    tune_gc(tuning.gc_young_threshold)
+    if tuning.switch_interval_ms:
+        sys.setswitchinterval(tuning.switch_interval_ms / 1000)

@@ -11,7 +11,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 
 from sensory.deadletter import DEAD_LETTER_TAG, SOURCE_KEY, make_dead_letter
-from sensory.runtime import tune_gc
+from sensory.runtime import WorkerTuning, tune_worker
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -93,21 +93,21 @@ class ChainFn(beam.DoFn):
     Args:
         stages: The stage DoFns, in the order they run.
         batch_size: Elements taken through each stage at once.
-        gc_young_threshold: If not None, ``setup`` tunes the worker process's garbage collector
-            with it (``sensory.runtime.tune_gc``: once per process).
+        tuning: If not None, ``setup`` applies it to the worker process
+            (``sensory.runtime.tune_worker``).
     """
 
     def __init__(self, stages: Sequence[beam.DoFn], batch_size: int,
-                 gc_young_threshold: Optional[int] = None):
+                 tuning: Optional[WorkerTuning] = None):
         super().__init__()
         self._stages = list(stages)
         self._batch_size = batch_size
-        self._gc_young_threshold = gc_young_threshold
+        self._tuning = tuning
         self._pending: list = []
 
     def setup(self):
-        if self._gc_young_threshold is not None:
-            tune_gc(self._gc_young_threshold)
+        if self._tuning is not None:
+            tune_worker(self._tuning)
         for stage in self._stages:
             stage.setup()
 
@@ -153,12 +153,12 @@ class ChainStages(beam.PTransform[PCollection, PCollection[dict]]):
         *stages: Transforms whose ``stage_fn()`` gives their per-record DoFn (``ValidateRecords``,
             ``ShieldPII``, ``AddContext``), in the order they run.
         batch_size: Elements taken through each stage at once.
-        gc_young_threshold: If not None, the worker's garbage collector is tuned with it before
-            the first element (``sensory.runtime.tune_gc``).
+        tuning: If not None, applied to each worker process before the first element
+            (``sensory.runtime.tune_worker``).
     """
 
     def __init__(self, *stages: beam.PTransform, batch_size: int = DEFAULT_CHAIN_BATCH,
-                 gc_young_threshold: Optional[int] = None):
+                 tuning: Optional[WorkerTuning] = None):
         super().__init__()
         if not stages:
             raise ValueError("ChainStages needs at least one stage")
@@ -168,17 +168,12 @@ class ChainStages(beam.PTransform[PCollection, PCollection[dict]]):
         for stage in stages:
             if not callable(getattr(stage, "stage_fn", None)):
                 raise TypeError(f"{type(stage).__name__} has no stage_fn(): it cannot be chained")
-        if gc_young_threshold is not None:
-            if isinstance(gc_young_threshold, bool) or not isinstance(gc_young_threshold, int) \
-                    or gc_young_threshold < 0:
-                raise ValueError(f"gc_young_threshold must be an integer >= 0, "
-                                 f"got {gc_young_threshold!r}")
         self._stages = stages
-        self._gc_young_threshold = gc_young_threshold
+        self._tuning = tuning.check() if tuning is not None else None
 
     def expand(self, pcoll):  # -> (records, dead_letters)
         return split_outputs(pcoll, "Stages", ChainFn([stage.stage_fn() for stage in self._stages],
-                                                      self._batch_size, self._gc_young_threshold))
+                                                      self._batch_size, self._tuning))
 
 
 def split_outputs(pcoll: beam.PCollection, label: str, fn: beam.DoFn):
