@@ -13,12 +13,18 @@ written, after which ``process`` waits (back-pressure). What a write produced (w
 letters, metrics) is emitted by the next ``process`` or by ``finish_bundle``: Beam outputs and
 metrics belong to the bundle's thread. ``finish_bundle`` waits for every write it handed off, so
 a bundle never ends (and its input is never committed) with a write in flight.
+
+With ``writers`` > 1, that many writer threads, each with its own client, take batches from the
+queue in hand-off order and write them side by side. A sink keeps what must happen in that
+order (a MERGE, so that the later version of a record wins) inside ``in_order()``: a batch
+enters it only after every batch handed off before it has finished writing.
 """
 import collections
+import contextlib
 import logging
 import threading
 import time
-from typing import Any, Callable, Iterable, Optional, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Optional, TypeVar
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -53,30 +59,39 @@ class BufferedSinkFn(beam.DoFn):
         max_buffering_s: Longest a buffered record waits for its batch to fill.
         max_retries: Retries of a failed request.
         backoff_s: First retry delay, doubled each retry.
+        writers: Writer threads (each with its own client) writing batches side by side.
     """
 
     def __init__(self, *, namespace: str, processor: str, batch_size: int,
-                 max_buffering_s: float, max_retries: int, backoff_s: float):
+                 max_buffering_s: float, max_retries: int, backoff_s: float, writers: int = 1):
         super().__init__()
+        if not isinstance(writers, int) or writers < 1:
+            raise ValueError(f"writers must be a positive integer, got {writers!r}")
         self._namespace = namespace
         self._processor = processor
         self._batch_size = batch_size
         self._max_buffering_s = max_buffering_s
         self._max_retries = max_retries
         self._backoff_s = backoff_s
+        self._writer_count = writers
         self._buffer: list[dict] = []
         self._buffer_started = 0.0
-        self._client = None  # opened by client() (writer thread), closed by reset_client/teardown
+        # Each writer thread's client and batch (a threading.local, made in setup); clients are
+        # opened by client() on that thread, closed by reset_client (that thread's) or teardown.
+        self._local = None
+        self._clients: list = []
         self._client_lock = threading.Lock()
-        # Shared with the writer thread, guarded by _cond:
+        # Shared with the writer threads, guarded by _cond:
         self._cond = None
-        self._queue: collections.deque = collections.deque()  # (batch, timer) to write
-        self._writing = False
+        self._queue: collections.deque = collections.deque()  # (batch, timer, seq) to write
+        self._writing = 0  # batches being written
+        self._next_seq = 0  # hand-off order of the next batch
+        self._turn = 0  # the batch whose in_order() section may run
         self._done: list = []  # (batch, failures, latency_ms, timer) written, not yet emitted
         self._retry_count = 0
         self._in_bundle = False
         self._stopping = False
-        self._writer = None
+        self._writers: list[threading.Thread] = []
 
     def setup(self):
         self._received = Metrics.counter(self._namespace, "received")
@@ -87,19 +102,41 @@ class BufferedSinkFn(beam.DoFn):
         self._latency = Metrics.distribution(self._namespace, "flush_latency_ms")
         self._cond = threading.Condition(threading.RLock())
         self._client_lock = threading.Lock()
+        self._local = threading.local()
+        self._clients = []
         self._queue = collections.deque()
         self._done = []
+        self._writing = self._next_seq = self._turn = 0
         self._stopping = False
-        self._writer = threading.Thread(target=self._write_loop,
-                                        name=f"{self._processor}-writer", daemon=True)
-        self._writer.start()
+        self._writers = [threading.Thread(target=self._write_loop, daemon=True,
+                                          name=f"{self._processor}-writer-{index}")
+                         for index in range(self._writer_count)]
+        for writer in self._writers:
+            writer.start()
 
     def write_batch(self, batch: list[dict]) -> Failures:
         """Writes a batch; returns per-record failures. Raising fails the whole batch.
 
-        Called on the writer thread only, one batch at a time, so ``self._client`` needs no lock.
+        Called on a writer thread, one batch at a time per thread; ``client()`` is that
+        thread's own. With more than one writer, what must follow hand-off order goes inside
+        ``in_order()``.
         """
         raise NotImplementedError
+
+    @contextlib.contextmanager
+    def in_order(self) -> Iterator[None]:
+        """Waits until every batch handed off before this one has been written.
+
+        For the part of ``write_batch`` whose effects must land in hand-off order. Entering it
+        again (a retry inside the same ``write_batch``) does not wait, and neither does a
+        ``write_batch`` called outside the writer threads (there is no order to keep).
+        """
+        seq = getattr(self._local, "seq", None)
+        if seq is not None:
+            with self._cond:
+                while self._turn < seq:
+                    self._cond.wait(1.0)
+        yield
 
     def written_key(self, record: dict) -> str:
         """What the main output says was written for ``record``."""
@@ -116,36 +153,42 @@ class BufferedSinkFn(beam.DoFn):
         """Readies a new connection (creates tables or collections); may raise."""
 
     def client(self) -> Any:
-        """The open client, opened and prepared first if needed."""
-        with self._client_lock:
-            if self._client is None:
-                client = self.open_client()
-                if client is not None:
-                    try:
-                        self.prepare_client(client)
-                    except Exception:
-                        client.close()
-                        raise
-                self._client = client
-            return self._client
+        """This writer thread's open client, opened and prepared first if needed."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self.open_client()
+            if client is not None:
+                try:
+                    self.prepare_client(client)
+                except Exception:
+                    client.close()
+                    raise
+                with self._client_lock:
+                    self._clients.append(client)
+            self._local.client = client
+        return client
 
     def reset_client(self) -> None:
-        """Closes and drops ``self._client`` after a failed request, so the retry reconnects."""
-        with self._client_lock:
-            if self._client is not None:
-                try:
-                    self._client.close()
-                except Exception:  # pylint: disable=broad-except
-                    pass  # it is being thrown away because it failed
-                self._client = None
+        """Closes and drops this thread's client after a failed request, so the retry
+        reconnects."""
+        client, self._local.client = getattr(self._local, "client", None), None
+        if client is not None:
+            with self._client_lock:
+                if client in self._clients:
+                    self._clients.remove(client)
+            _close_quietly(client)
 
     def teardown(self):
-        if self._writer is not None:
+        if self._writers:
             with self._cond:
                 self._stopping = True
                 self._cond.notify_all()
-            self._writer.join(timeout=60)
-        self.reset_client()
+            for writer in self._writers:
+                writer.join(timeout=60)
+        with self._client_lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            _close_quietly(client)
 
     def start_bundle(self):
         with self._cond:
@@ -187,13 +230,14 @@ class BufferedSinkFn(beam.DoFn):
         while len(self._queue) >= _MAX_QUEUED_BATCHES:
             self._wait_for_writer()
         batch, self._buffer = self._buffer, []
-        self._queue.append((batch, timer))
+        self._queue.append((batch, timer, self._next_seq))
+        self._next_seq += 1
         self._cond.notify_all()
 
     def _wait_for_writer(self) -> None:
         # A writer thread that died would leave finish_bundle waiting for ever.
-        if not self._writer.is_alive():
-            raise RuntimeError(f"{self._processor}: the writer thread has stopped")
+        if not all(writer.is_alive() for writer in self._writers):
+            raise RuntimeError(f"{self._processor}: a writer thread has stopped")
         self._cond.wait(1.0)
 
     def _take_done(self) -> tuple[list, int]:
@@ -216,16 +260,22 @@ class BufferedSinkFn(beam.DoFn):
         with self._cond:
             while not self._stopping:
                 if self._queue:
-                    batch, timer = self._queue.popleft()
-                    self._writing = True
+                    batch, timer, seq = self._queue.popleft()
+                    self._writing += 1
+                    self._local.seq = seq
                     self._cond.notify_all()  # a full queue has room again
                     self._cond.release()
                     try:
                         outcome = self._flush(batch, timer)
                     finally:
                         self._cond.acquire()
+                    # The next batch's in_order() may run once this one is written, whatever
+                    # happened to it; earlier batches all had their turn before this one's.
+                    while self._turn < seq:
+                        self._cond.wait(1.0)
+                    self._turn = seq + 1
                     self._done.append(outcome)
-                    self._writing = False
+                    self._writing -= 1
                     self._cond.notify_all()
                 elif self._in_bundle and self._buffer and self._waited_long_enough():
                     self._hand_off(timer=True)
@@ -280,6 +330,13 @@ class BufferedSinkFn(beam.DoFn):
                     out = pvalue.TaggedOutput(out.tag, WindowedValue(
                         out.value, MAX_TIMESTAMP - 1, [GlobalWindow()]))
                 yield out
+
+
+def _close_quietly(client: Any) -> None:
+    try:
+        client.close()
+    except Exception:  # pylint: disable=broad-except
+        pass  # it is being thrown away: it failed, or the sink is shutting down
 
 
 def split_sink_outputs(records: beam.PCollection, label: str, fn: BufferedSinkFn):

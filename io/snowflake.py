@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 import zlib
 from typing import Any, Iterable, Optional
@@ -129,6 +130,8 @@ def load_rows(conn, table: str, rows: list[dict[str, Any]], workdir: str,
               target: Optional[str] = None, session: Optional[StagingSession] = None) -> int:
     """Loads rows into ``table`` through a stage and a MERGE; returns the rows merged.
 
+    ``stage_rows`` then ``merge_staged``.
+
     Args:
         conn: An open connection with the raw-data schema selected.
         table: Table whose shape the rows have (a key of ``TABLES``).
@@ -138,8 +141,36 @@ def load_rows(conn, table: str, rows: list[dict[str, Any]], workdir: str,
         session: The connection's ``StagingSession``, reused across loads; None makes one for
             this load alone.
     """
-    spec = TABLES[table]
     session = session or StagingSession(conn)
+    staging, count = stage_rows(conn, table, rows, workdir, session)
+    merge_staged(conn, table, staging, target)
+    return count
+
+
+def merge_staged(conn, table: str, staging: str, target: Optional[str] = None) -> None:
+    """MERGEs what ``stage_rows`` put in ``staging`` into ``table`` (or ``target``)."""
+    cursor = conn.cursor()
+    try:
+        cursor.execute(merge_sql(table, staging, target))
+    finally:
+        cursor.close()
+
+
+def stage_rows(conn, table: str, rows: list[dict[str, Any]], workdir: str,
+               session: StagingSession) -> tuple[str, int]:
+    """Puts rows in the session's staging table for ``table``, replacing what it held.
+
+    Returns:
+        The staging table and how many rows it holds (one per key).
+
+    Args:
+        conn: An open connection with the raw-data schema selected.
+        table: Table whose shape the rows have (a key of ``TABLES``).
+        rows: Rows as dicts keyed by column name; duplicates of a key keep the last one.
+        workdir: Local directory for the CSV file.
+        session: The connection's ``StagingSession``.
+    """
+    spec = TABLES[table]
     if session.conn is not conn:
         raise ValueError("session belongs to another connection")
     # MERGE refuses a source with two rows for one key; the latest version wins.
@@ -164,11 +195,10 @@ def load_rows(conn, table: str, rows: list[dict[str, Any]], workdir: str,
             f"COPY INTO {staging} FROM {location} "
             f"FILE_FORMAT = (TYPE = CSV FIELD_OPTIONALLY_ENCLOSED_BY = '\"' "
             f"NULL_IF = ('\\\\N') EMPTY_FIELD_AS_NULL = FALSE) PURGE = TRUE")
-        cursor.execute(merge_sql(table, staging, target))
     finally:
         cursor.close()
         os.unlink(path)
-    return len(unique)
+    return staging, len(unique)
 
 
 # Tables whose rows repeat across records: every record of a city carries the same weather
@@ -185,12 +215,15 @@ class _WriteFn(BufferedSinkFn):
         self._settings = settings
         self._workdir = None
         self._merged: dict[str, set] = {}
-        self._staging_session: Optional[StagingSession] = None  # writer thread only
+        self._merged_lock = None
+        self._writer_state = None  # each writer thread's StagingSession (a threading.local)
 
     def setup(self):
         super().setup()
         self._workdir = tempfile.mkdtemp(prefix="sensory-snowflake-")
         self._merged = {table: set() for table in _REPEATING_TABLES}
+        self._merged_lock = threading.Lock()
+        self._writer_state = threading.local()
 
     def teardown(self):
         super().teardown()  # the writer thread has stopped: no load uses the folder any more
@@ -202,16 +235,19 @@ class _WriteFn(BufferedSinkFn):
         if table not in self._merged:
             return rows
         key = TABLES[table].key
-        return [row for row in rows if tuple(row[k] for k in key) not in self._merged[table]]
+        with self._merged_lock:
+            merged = set(self._merged[table])
+        return [row for row in rows if tuple(row[k] for k in key) not in merged]
 
     def _remember(self, table: str, rows: list[dict]) -> None:
         if table not in self._merged:
             return
-        merged = self._merged[table]
-        if len(merged) + len(rows) > _MAX_REMEMBERED_ROWS:
-            merged.clear()  # forgetting only costs a repeated (idempotent) MERGE
         key = TABLES[table].key
-        merged.update(tuple(row[k] for k in key) for row in rows)
+        with self._merged_lock:
+            merged = self._merged[table]
+            if len(merged) + len(rows) > _MAX_REMEMBERED_ROWS:
+                merged.clear()  # forgetting only costs a repeated (idempotent) MERGE
+            merged.update(tuple(row[k] for k in key) for row in rows)
 
     def written_key(self, record: dict) -> str:
         return record_key(record)
@@ -236,12 +272,16 @@ class _WriteFn(BufferedSinkFn):
             conn = self.client()
             # A failed load reset the client: a new connection is a new session, whose
             # temporary stage and staging tables do not exist yet.
-            if self._staging_session is None or self._staging_session.conn is not conn:
-                self._staging_session = StagingSession(conn)
-            for table, table_rows in rows.items():
-                if table_rows:
-                    load_rows(conn, table, table_rows, self._workdir,
-                              session=self._staging_session)
+            session = getattr(self._writer_state, "session", None)
+            if session is None or session.conn is not conn:
+                session = self._writer_state.session = StagingSession(conn)
+            # Staging runs beside another writer's load; the MERGEs follow hand-off order, so
+            # the later version of a record is the one that stays.
+            staged = [(table, stage_rows(conn, table, table_rows, self._workdir, session)[0])
+                      for table, table_rows in rows.items() if table_rows]
+            with self.in_order():
+                for table, staging in staged:
+                    merge_staged(conn, table, staging)
         # MERGE on natural keys makes a retried (partly applied) batch harmless.
         self.retrying(f"loading {len(batch)} records", load_all)
         for table, table_rows in rows.items():
@@ -282,12 +322,16 @@ class WriteToSnowflake(beam.PTransform[PCollection[dict], PCollection[str]]):
             ``"keyed"`` (keyed ``GroupIntoBatches`` first; needs a runner with state and
             timers).
         shards: Keys of the keyed batching (parallel loads); ignored with ``"bundle"``.
+        writers: Loads each sink instance runs side by side, each on its own connection: one
+            batch's file and COPY go on while the one before it MERGEs. MERGEs keep hand-off
+            order.
     """
 
     def __init__(self, *, settings: Optional[SnowflakeSettings] = None,
                  batch_size: int = DEFAULT_BATCH_SIZE,
                  max_buffering_s: float = DEFAULT_MAX_BUFFERING_S, max_retries: int = 3,
-                 backoff_s: float = 1.0, batching: str = BUNDLE_BATCHING, shards: int = 1):
+                 backoff_s: float = 1.0, batching: str = BUNDLE_BATCHING, shards: int = 1,
+                 writers: int = 2):
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -297,6 +341,8 @@ class WriteToSnowflake(beam.PTransform[PCollection[dict], PCollection[str]]):
             raise ValueError(f"batching must be one of {BATCHING_MODES}, got {batching!r}")
         if shards < 1:
             raise ValueError(f"shards must be >= 1, got {shards}")
+        if not isinstance(writers, int) or writers < 1:
+            raise ValueError(f"writers must be a positive integer, got {writers!r}")
         self._settings = settings or SnowflakeSettings.from_env()
         self._batch_size = batch_size
         self._max_buffering_s = max_buffering_s
@@ -304,6 +350,7 @@ class WriteToSnowflake(beam.PTransform[PCollection[dict], PCollection[str]]):
         self._backoff_s = backoff_s
         self._batching = batching
         self._shards = shards
+        self._writers = writers
 
     def expand(self, records):  # -> (written_keys, dead_letters)
         if self._batching == KEYED_BATCHING:
@@ -317,7 +364,7 @@ class WriteToSnowflake(beam.PTransform[PCollection[dict], PCollection[str]]):
                 | "Unbatch" >> beam.FlatMap(lambda shard_batch: shard_batch[1]))
         return split_sink_outputs(records, "Load", _WriteFn(
             self._settings, batch_size=self._batch_size, max_buffering_s=self._max_buffering_s,
-            max_retries=self._max_retries, backoff_s=self._backoff_s))
+            max_retries=self._max_retries, backoff_s=self._backoff_s, writers=self._writers))
 
 
 def _create_tables(conn) -> None:

@@ -91,7 +91,7 @@ def check_options(options: SensoryOptions) -> None:
 
     Raises:
         ConfigurationError: No PII key, an unknown sink, a weather endpoint without key, a
-            stage batch size or Snowflake shard count below 1, bad worker tuning, or keyed
+            stage batch size, Snowflake shard or writer count below 1, bad worker tuning, or keyed
             Snowflake batching on DirectRunner.
     """
     load_pii_key(options.pii_key_file)
@@ -102,6 +102,9 @@ def check_options(options: SensoryOptions) -> None:
             "--snowflake_batching=keyed needs FlinkRunner or PortableRunner; on DirectRunner "
             "its timer moves the job to Beam's legacy direct runner, where the Kafka reader "
             "cannot run (use bundle, the default there)")
+    if options.snowflake_writers < 1:
+        raise ConfigurationError(
+            f"--snowflake_writers must be at least 1, got {options.snowflake_writers}")
     if options.snowflake_shards < 1:
         raise ConfigurationError(
             f"--snowflake_shards must be at least 1, got {options.snowflake_shards}")
@@ -214,7 +217,8 @@ def build_pipeline(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: st
             _, failed = records | f"{label}ToSnowflake" >> WriteToSnowflake(
                 batch_size=options.snowflake_batch_size,
                 max_buffering_s=options.snowflake_max_buffering_s,
-                batching=snowflake_batching(options), shards=options.snowflake_shards)
+                batching=snowflake_batching(options), shards=options.snowflake_shards,
+                writers=options.snowflake_writers)
             all_dead.append(failed)
         if "weaviate" in sinks and not options.no_embeddings:
             _, failed = records | f"{label}ToWeaviate" >> WriteToWeaviate(

@@ -137,6 +137,11 @@ def _add_sink_options(parser) -> None:
     group.add_argument("--snowflake_shards", type=int, default=1,
                        help="Keys of the keyed Snowflake batching (loads that may run at once). "
                             "Default: 1.")
+    group.add_argument("--snowflake_writers", type=int, default=2,
+                       help="Loads each Snowflake sink instance runs side by side, each on its "
+                            "own connection: a batch's file and COPY go on while the one before "
+                            "it MERGEs (MERGEs keep the order the batches were made in). "
+                            "Default: 2.")
     group.add_argument("--weaviate_batch_size", type=int, default=200,
                        help="Objects per Weaviate import request. Default: 200.")
     group.add_argument("--weaviate_max_buffering_s", type=float, default=1.0,

@@ -1,8 +1,10 @@
 """BufferedSinkFn's flush policy: a timer writes a waiting buffer without a next record."""
 import json
+import threading
 import time
 
 import apache_beam as beam
+import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.util import assert_that, equal_to
 
@@ -82,3 +84,52 @@ def test_snowflake_sink_removes_its_staging_folder_at_teardown():
     assert os.path.isdir(workdir)
     fn.teardown()
     assert not os.path.exists(workdir)
+
+
+class _OrderedSinkFn(BufferedSinkFn):
+    """Two writers; the first batch is slow before its ordered part, the second fast."""
+
+    def __init__(self, log: list, **kwargs):
+        super().__init__(namespace=NAMESPACE, processor="test-ordered-sink", max_retries=0,
+                         backoff_s=0, **kwargs)
+        self._log = log
+        self._lock = threading.Lock()
+        self._active = 0
+
+    def written_key(self, record):
+        return record["id"]
+
+    def write_batch(self, batch):
+        with self._lock:
+            self._active += 1
+            self._log.append(("active", self._active))
+        time.sleep(0.4 if batch[0]["id"] == 0 else 0.05)
+        with self.in_order():
+            self._log.append(("merge", batch[0]["id"]))
+        with self._lock:
+            self._active -= 1
+        return {}
+
+
+def test_two_writers_write_side_by_side_and_keep_hand_off_order():
+    log: list = []
+    fn = _OrderedSinkFn(log, batch_size=2, max_buffering_s=60, writers=2)
+    fn.setup()
+    try:
+        fn.start_bundle()
+        written = []
+        for index in range(4):  # two batches of two: ids 0-1 then 2-3
+            written += [out.value for out in fn.process({"id": index})]
+        written += [out.value.value for out in fn.finish_bundle()]
+    finally:
+        fn.teardown()
+    assert sorted(written) == [0, 1, 2, 3]
+    # The second batch started while the first was still writing ...
+    assert ("active", 2) in log
+    # ... but its ordered part waited for the first batch's.
+    assert [entry[1] for entry in log if entry[0] == "merge"] == [0, 2]
+
+
+def test_writers_must_be_positive():
+    with pytest.raises(ValueError, match="writers"):
+        _OrderedSinkFn([], batch_size=2, max_buffering_s=60, writers=0)
