@@ -208,6 +208,8 @@ class BufferedSinkFn(beam.DoFn):
             self._buffer.append(record)
             if len(self._buffer) >= self._batch_size or self._waited_long_enough():
                 self._hand_off(timer=False)
+            if not self._done and not self._retry_count:
+                return  # nothing written since the last record: the common case
             done, retries = self._take_done()
         yield from self._emit(done, retries, wrap=False)
 
@@ -316,10 +318,12 @@ class BufferedSinkFn(beam.DoFn):
             self._latency.update(latency_ms)
             if timer:
                 self._timed.inc()
+            written = len(batch) - sum(1 for index in failures if 0 <= index < len(batch))
+            if written:
+                self._ok.inc(written)
             for index, record in enumerate(batch):
                 error: Optional[tuple[str, str]] = failures.get(index)
                 if error is None:
-                    self._ok.inc()
                     out = pvalue.TaggedOutput(WRITTEN_TAG, self.written_key(record))
                 else:
                     self._dead.inc()
