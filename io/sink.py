@@ -108,8 +108,8 @@ class BufferedSinkFn(beam.DoFn):
         self._done = []
         self._writing = self._next_seq = self._turn = 0
         self._stopping = False
-        self._writers = [threading.Thread(target=self._write_loop, daemon=True,
-                                          name=f"{self._processor}-writer-{index}")
+        self._writers = [threading.Thread(target=self._write_loop, args=(index == 0,),
+                                          daemon=True, name=f"{self._processor}-writer-{index}")
                          for index in range(self._writer_count)]
         for writer in self._writers:
             writer.start()
@@ -247,18 +247,25 @@ class BufferedSinkFn(beam.DoFn):
         retries, self._retry_count = self._retry_count, 0
         return done, retries
 
-    def _write_loop(self) -> None:
-        """Writer thread: writes queued batches, and a buffer that waited ``max_buffering_s``."""
+    def _write_loop(self, connect_early: bool) -> None:
+        """Writer thread: writes queued batches, and a buffer that waited ``max_buffering_s``.
+
+        Args:
+            connect_early: Open the client before the first batch (the first writer only: the
+                others connect when a second batch is written while the first is, which a
+                short run may never do).
+        """
         tick = min(_MAX_TICK_S, self._max_buffering_s / 4)
         # Connect while the pipeline starts up rather than when the first batch waits (a bounded
         # run's only load would pay it at its very end). A failure here is not a failed write:
         # the first write connects again, with retries.
-        try:
-            self.client()
-        except Exception as err:  # pylint: disable=broad-except
-            _LOGGER.info("%s: early connect failed (%s); the first write retries",
-                         self._processor, type(err).__name__)
-            self.reset_client()
+        if connect_early:
+            try:
+                self.client()
+            except Exception as err:  # pylint: disable=broad-except
+                _LOGGER.info("%s: early connect failed (%s); the first write retries",
+                             self._processor, type(err).__name__)
+                self.reset_client()
         with self._cond:
             while not self._stopping:
                 if self._queue:

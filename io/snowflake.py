@@ -324,14 +324,14 @@ class WriteToSnowflake(beam.PTransform[PCollection[dict], PCollection[str]]):
         shards: Keys of the keyed batching (parallel loads); ignored with ``"bundle"``.
         writers: Loads each sink instance runs side by side, each on its own connection: one
             batch's file and COPY go on while the one before it MERGEs. MERGEs keep hand-off
-            order.
+            order. The pipelines pass ``--snowflake_writers`` (default 2).
     """
 
     def __init__(self, *, settings: Optional[SnowflakeSettings] = None,
                  batch_size: int = DEFAULT_BATCH_SIZE,
                  max_buffering_s: float = DEFAULT_MAX_BUFFERING_S, max_retries: int = 3,
                  backoff_s: float = 1.0, batching: str = BUNDLE_BATCHING, shards: int = 1,
-                 writers: int = 2):
+                 writers: int = 1):
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
