@@ -25,6 +25,10 @@ _LOGGER = logging.getLogger(__name__)
 # Young collections every 50,000 net allocations instead of 700: measured with 50,000 and
 # 200,000 (the same CPU per message); the pipelines' option ``--gc_young_threshold``.
 DEFAULT_GC_YOUNG_THRESHOLD = 50_000
+# The interpreter lock's switch interval, 1 ms instead of Python's 5 ms: the sinks' writer
+# threads wake from every network reply needing the lock back from the busy bundle thread, and
+# waited up to a whole interval each time (docs/performance.md, tenth session).
+DEFAULT_SWITCH_INTERVAL_MS = 1.0
 
 _LOCK = threading.Lock()
 _tuned = False
@@ -68,11 +72,6 @@ def _check_threshold(young_threshold) -> None:
             or young_threshold < 0:
         raise ValueError(f"young_threshold must be an integer >= 0, got {young_threshold!r}")
 
-
-# The interpreter lock's switch interval, 1 ms instead of Python's 5 ms: the sinks' writer
-# threads wake from every network reply needing the lock back from the busy bundle thread, and
-# waited up to a whole interval each time (docs/performance.md, tenth session).
-DEFAULT_SWITCH_INTERVAL_MS = 1.0
 
 
 class WorkerTuning(NamedTuple):
