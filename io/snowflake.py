@@ -77,7 +77,7 @@ def write_csv_gz(path: str, spec: TableSpec, rows: Iterable[dict[str, Any]]) -> 
     # Built in memory, compressed and written in one call each: a gzip stream compresses and
     # writes every 8 kB, and each of those calls lets go of the interpreter lock. On the sink's
     # writer thread, beside a busy bundle thread, every release cost up to a switch interval
-    # (5 ms) to get the lock back: a 10,000-row file took ~1.7 s instead of ~0.1 s
+    # (5 ms) to get the lock back: a 10,000-row load took 2.44 s that way, 1.68 s this way
     # (docs/performance.md, tenth session).
     text = io.StringIO(newline="")
     csv.writer(text).writerows(
@@ -160,15 +160,15 @@ def stage_rows(conn, table: str, rows: list[dict[str, Any]], workdir: str,
                session: StagingSession) -> tuple[str, int]:
     """Puts rows in the session's staging table for ``table``, replacing what it held.
 
-    Returns:
-        The staging table and how many rows it holds (one per key).
-
     Args:
         conn: An open connection with the raw-data schema selected.
         table: Table whose shape the rows have (a key of ``TABLES``).
         rows: Rows as dicts keyed by column name; duplicates of a key keep the last one.
         workdir: Local directory for the CSV file.
         session: The connection's ``StagingSession``.
+
+    Returns:
+        The staging table and how many rows it holds (one per key).
     """
     spec = TABLES[table]
     if session.conn is not conn:
