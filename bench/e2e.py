@@ -174,6 +174,7 @@ class Run(NamedTuple):
     cpu: float
     services_cpu: float
     output: str
+    by_service: dict[str, float]
 
 
 def _children_cpu() -> float:
@@ -181,11 +182,11 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def services_cpu() -> float:
-    """CPU seconds used so far by the stack's services (the processes of ``.local/*/*.pid``)."""
+def services_cpu_by_name() -> dict[str, float]:
+    """CPU seconds used so far by each of the stack's services (``.local/*/*.pid``)."""
     from sensory.stack.config import local_dir  # pylint: disable=import-outside-toplevel
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    out = {}
     for pid_file in local_dir().glob("*/*.pid"):
         try:
             fields = Path(f"/proc/{int(pid_file.read_text().strip())}/stat").read_text()
@@ -193,8 +194,14 @@ def services_cpu() -> float:
             continue  # not running
         # utime and stime are fields 14 and 15; the command name before them may hold spaces.
         utime, stime = fields.rpartition(")")[2].split()[11:13]
-        total += (int(utime) + int(stime)) / ticks
-    return total
+        out[pid_file.parent.name] = out.get(pid_file.parent.name, 0.0) + \
+            (int(utime) + int(stime)) / ticks
+    return out
+
+
+def services_cpu() -> float:
+    """CPU seconds used so far by the stack's services, together."""
+    return sum(services_cpu_by_name().values())
 
 
 def run_pipeline(python: str, topic: str, mode: str, extra: list[str]) -> Run:
@@ -204,7 +211,7 @@ def run_pipeline(python: str, topic: str, mode: str, extra: list[str]) -> Run:
     argv = [python, "-m", "sensory.pipelines.social", f"--topics={topic}",
             f"--consumer_group={group}", "--read_until_end",
             *MODES[mode], *extra]
-    cpu_before, services_before = _children_cpu(), services_cpu()
+    cpu_before, services_before = _children_cpu(), services_cpu_by_name()
     started = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, cwd="/tmp", env=pipeline_env(),
                           check=False)
@@ -212,8 +219,11 @@ def run_pipeline(python: str, topic: str, mode: str, extra: list[str]) -> Run:
     if done.returncode != 0:
         sys.stderr.write(done.stderr[-4000:])
         raise RuntimeError(f"pipeline failed ({done.returncode}): {' '.join(argv)}")
-    return Run(wall, _children_cpu() - cpu_before, services_cpu() - services_before,
-               done.stdout + done.stderr)
+    services_after = services_cpu_by_name()
+    by_service = {name: used - services_before.get(name, 0.0)
+                  for name, used in services_after.items()}
+    return Run(wall, _children_cpu() - cpu_before, sum(by_service.values()),
+               done.stdout + done.stderr, by_service)
 
 
 def _median(runs: list[Run], field: str) -> float:
@@ -267,10 +277,19 @@ def cleanup(salt_prefix: str) -> None:
         with weaviate_connect(WeaviateSettings.from_env()) as client:
             if client.collections.exists("SocialPost"):
                 collection = client.collections.get("SocialPost")
-                # One delete_many removes at most 10,000 objects (QUERY_MAXIMUM_RESULTS).
-                while collection.data.delete_many(
-                        where=Filter.by_property("post_id").like(f"e2e-{salt_prefix}*")).successful:
-                    pass
+                benches = collection.aggregate.over_all(
+                    filters=Filter.by_property("post_id").like("e2e-*"),
+                    total_count=True).total_count
+                if benches == len(collection):
+                    # Nothing but bench objects: drop the collection (the sink recreates it).
+                    # Deleted objects stay in the HNSW graph as tombstones and made later
+                    # imports up to 8x dearer (docs/performance.md, eleventh session).
+                    client.collections.delete("SocialPost")
+                else:
+                    # One delete_many removes at most 10,000 objects (QUERY_MAXIMUM_RESULTS).
+                    while collection.data.delete_many(where=Filter.by_property("post_id").like(
+                            f"e2e-{salt_prefix}*")).successful:
+                        pass
     except Exception as err:  # pylint: disable=broad-except
         print(f"cleanup weaviate: {type(err).__name__}: {err}")
 
@@ -412,6 +431,14 @@ def main() -> None:
                   f"{cpu * 1e6:7.1f} us (one core's worth: {1 / max(cpu, 1e-9):8.0f} msg/s), "
                   f"stack services {services * 1e6:6.1f} us (all {cores} cores' worth of "
                   f"both: {cores / max(cpu + services, 1e-9):8.0f} msg/s)")
+            # Each service's marginal share: which one takes the cores from the pipeline.
+            names = sorted({n for run in runs[large] + runs[small] for n in run.by_service})
+            shares = {n: (sorted(r.by_service.get(n, 0.0) for r in runs[large])[
+                len(runs[large]) // 2] - sorted(r.by_service.get(n, 0.0) for r in runs[small])[
+                    len(runs[small]) // 2]) / (large - small) for n in names}
+            print(f"{mode:10s} {name:8s} services per message: " + ", ".join(
+                f"{n} {v * 1e6:.0f} us" for n, v in sorted(shares.items(), key=lambda kv: -kv[1])
+                if abs(v) >= 5e-6))
             if encode_rates:
                 # The ratio the run would reach if it kept the cores as busy as the raw encode
                 # does: raw CPU per text over the run's CPU per valid record, both measured.
