@@ -6,7 +6,8 @@ import click
 from sensory.io.snowflake import init_schema
 from sensory.io.snowflake_conn import SnowflakeSettings
 from sensory.io.weaviate import WeaviateSettings, connect, init_collections
-from sensory.io.weaviate_schema import COLLECTIONS, SOCIAL_POST
+from sensory.io.weaviate_schema import (COLLECTIONS, HNSW_EF_CONSTRUCTION,
+                                        HNSW_MAX_CONNECTIONS, SOCIAL_POST)
 from sensory.settings import ConfigurationError
 
 
@@ -31,10 +32,17 @@ def weaviate() -> None:
 
 
 @weaviate.command(name="init")
-def weaviate_init() -> None:
-    """Create the SocialPost and MarketOrder collections (idempotent)."""
+@click.option("--max-connections", type=click.IntRange(min=1), default=HNSW_MAX_CONNECTIONS,
+              show_default=True, help="HNSW neighbours per node of a collection created now.")
+@click.option("--ef-construction", type=click.IntRange(min=1), default=HNSW_EF_CONSTRUCTION,
+              show_default=True, help="HNSW candidate list of an insert, for a collection "
+                                      "created now.")
+def weaviate_init(max_connections: int, ef_construction: int) -> None:
+    """Create the SocialPost and MarketOrder collections (idempotent; existing ones keep their
+    index settings)."""
     with connect(WeaviateSettings.from_env()) as client:
-        created = init_collections(client)
+        created = init_collections(client, max_connections=max_connections,
+                                   ef_construction=ef_construction)
     click.echo(f"created: {', '.join(created) or 'nothing (all exist)'}")
 
 

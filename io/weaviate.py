@@ -74,13 +74,50 @@ def connect(settings: WeaviateSettings):
         skip_init_checks=False)
 
 
-def init_collections(client) -> list[str]:
-    """Creates the collections that do not exist yet; returns the names created."""
+def check_hnsw(max_connections: int, ef_construction: int) -> None:
+    """Raises ``ValueError`` unless both HNSW build settings are positive integers."""
+    for name, value in (("max_connections", max_connections),
+                        ("ef_construction", ef_construction)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def existing_hnsw(client, name: str) -> Optional[tuple[int, int]]:
+    """``(max_connections, ef_construction)`` of an existing collection's vector index."""
+    config = client.collections.get(name).config.get()
+    vectors = config.vector_config or {}
+    index = next(iter(vectors.values())).vector_index_config if vectors \
+        else config.vector_index_config
+    if index is None or not hasattr(index, "ef_construction"):
+        return None  # not an HNSW index
+    return index.max_connections, index.ef_construction
+
+
+def init_collections(client, *, max_connections: int = HNSW_MAX_CONNECTIONS,
+                     ef_construction: int = HNSW_EF_CONSTRUCTION) -> list[str]:
+    """Creates the collections that do not exist yet; returns the names created.
+
+    Args:
+        client: An open weaviate-client v4 connection.
+        max_connections: HNSW neighbours per node of a created collection.
+        ef_construction: HNSW candidate list of an insert, for a created collection.
+
+    An existing collection keeps its index settings (Weaviate cannot change these two); when
+    they differ from the ones asked for, a warning says so.
+    """
     from weaviate.classes.config import (  # pylint: disable=import-outside-toplevel
         Configure, DataType, Property, VectorDistances)
+    check_hnsw(max_connections, ef_construction)
     created = []
     for name, properties in COLLECTIONS.items():
         if client.collections.exists(name):
+            existing = existing_hnsw(client, name)
+            if existing is not None and existing != (max_connections, ef_construction):
+                _LOGGER.warning(
+                    "Weaviate collection %s exists with max_connections=%s, "
+                    "ef_construction=%s; the requested %s, %s apply only to a collection "
+                    "created anew", name, existing[0], existing[1], max_connections,
+                    ef_construction)
             continue
         client.collections.create(
             name,
@@ -89,16 +126,17 @@ def init_collections(client) -> list[str]:
             vector_config=Configure.Vectors.self_provided(
                 vector_index_config=Configure.VectorIndex.hnsw(
                     distance_metric=VectorDistances.COSINE,
-                    max_connections=HNSW_MAX_CONNECTIONS,
-                    ef_construction=HNSW_EF_CONSTRUCTION)))
+                    max_connections=max_connections,
+                    ef_construction=ef_construction)))
         created.append(name)
     return created
 
 
 class _WriteFn(BufferedSinkFn):
-    def __init__(self, settings: WeaviateSettings, **kwargs):
+    def __init__(self, settings: WeaviateSettings, hnsw: tuple[int, int], **kwargs):
         super().__init__(namespace=NAMESPACE, processor=WEAVIATE_SINK, **kwargs)
         self._settings = settings
+        self._hnsw = hnsw
 
     def written_key(self, record: dict) -> str:
         return str(object_uuid(record))
@@ -107,7 +145,7 @@ class _WriteFn(BufferedSinkFn):
         return connect(self._settings)
 
     def prepare_client(self, client) -> None:
-        init_collections(client)
+        init_collections(client, max_connections=self._hnsw[0], ef_construction=self._hnsw[1])
 
     def write_batch(self, batch: list[dict]) -> Failures:
         from weaviate.classes.data import DataObject  # pylint: disable=import-outside-toplevel
@@ -149,16 +187,23 @@ class WriteToWeaviate(beam.PTransform[PCollection[dict], PCollection[str]]):
         max_buffering_s: Longest a record waits in the buffer before an import.
         max_retries: Retries of a failed request before dead-lettering its records.
         backoff_s: First retry delay; doubles each retry.
+        max_connections: HNSW neighbours per node, for a collection the sink creates.
+        ef_construction: HNSW candidate list of an insert, for a collection the sink creates
+            (lower: cheaper imports, a coarser graph; see ``HNSW_EF_CONSTRUCTION``).
     """
 
     def __init__(self, *, settings: Optional[WeaviateSettings] = None,
                  batch_size: int = DEFAULT_BATCH_SIZE,
                  max_buffering_s: float = DEFAULT_MAX_BUFFERING_S,
-                 max_retries: int = 3, backoff_s: float = 1.0):
+                 max_retries: int = 3, backoff_s: float = 1.0,
+                 max_connections: int = HNSW_MAX_CONNECTIONS,
+                 ef_construction: int = HNSW_EF_CONSTRUCTION):
         super().__init__()
         if batch_size < 1 or max_buffering_s <= 0 or max_retries < 0 or backoff_s < 0:
             raise ValueError("batch_size must be >= 1, max_buffering_s > 0, max_retries and "
                              "backoff_s >= 0")
+        check_hnsw(max_connections, ef_construction)
+        self._hnsw = (max_connections, ef_construction)
         self._settings = settings or WeaviateSettings.from_env()
         self._batch_size = batch_size
         self._max_buffering_s = max_buffering_s
@@ -167,7 +212,8 @@ class WriteToWeaviate(beam.PTransform[PCollection[dict], PCollection[str]]):
 
     def expand(self, records):  # -> (written_uuids, dead_letters)
         return split_sink_outputs(records, "Import", _WriteFn(
-            self._settings, batch_size=self._batch_size, max_buffering_s=self._max_buffering_s,
+            self._settings, self._hnsw, batch_size=self._batch_size,
+            max_buffering_s=self._max_buffering_s,
             max_retries=self._max_retries, backoff_s=self._backoff_s))
 
 

@@ -108,6 +108,9 @@ def check_options(options: SensoryOptions) -> None:
     if options.snowflake_shards < 1:
         raise ConfigurationError(
             f"--snowflake_shards must be at least 1, got {options.snowflake_shards}")
+    for flag in ("weaviate_max_connections", "weaviate_ef_construction"):
+        if getattr(options, flag) < 1:
+            raise ConfigurationError(f"--{flag} must be at least 1, got {getattr(options, flag)}")
     if options.stage_batch_size < 1:
         raise ConfigurationError(
             f"--stage_batch_size must be at least 1, got {options.stage_batch_size}")
@@ -223,7 +226,9 @@ def build_pipeline(pipeline: beam.Pipeline, options: SensoryOptions, *, kind: st
         if "weaviate" in sinks and not options.no_embeddings:
             _, failed = records | f"{label}ToWeaviate" >> WriteToWeaviate(
                 batch_size=options.weaviate_batch_size,
-                max_buffering_s=options.weaviate_max_buffering_s)
+                max_buffering_s=options.weaviate_max_buffering_s,
+                max_connections=options.weaviate_max_connections,
+                ef_construction=options.weaviate_ef_construction)
             all_dead.append(failed)
     dead = tuple(all_dead) | f"{label}AllDeadLetters" >> beam.Flatten()
     _ = dead | f"{label}CountDeadLetters" >> CountDeadLetterReasons()

@@ -9,6 +9,8 @@ import argparse
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from sensory.io.weaviate_schema import HNSW_EF_CONSTRUCTION, HNSW_MAX_CONNECTIONS
+
 SINKS = ("snowflake", "weaviate")
 
 
@@ -147,6 +149,15 @@ def _add_sink_options(parser) -> None:
     group.add_argument("--weaviate_max_buffering_s", type=float, default=1.0,
                        help="Longest a record waits for its Weaviate import (a timer flushes "
                             "even when no further record arrives). Default: 1.")
+    group.add_argument("--weaviate_max_connections", type=int, default=HNSW_MAX_CONNECTIONS,
+                       help="HNSW neighbours per node of a collection the sink creates (an "
+                            "existing one keeps its own). Default: "
+                            f"{HNSW_MAX_CONNECTIONS}.")
+    group.add_argument("--weaviate_ef_construction", type=int, default=HNSW_EF_CONSTRUCTION,
+                       help="HNSW candidate list of an insert, for a collection the sink "
+                            "creates (an existing one keeps its own): lower imports cheaper, "
+                            "higher builds a finer graph. Default: "
+                            f"{HNSW_EF_CONSTRUCTION}.")
 
 
 def _add_metrics_options(parser) -> None:

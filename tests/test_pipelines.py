@@ -7,9 +7,11 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
+import pytest
 from click.testing import CliRunner
 
 from sensory.cli.main import main
+from sensory.io.weaviate import WeaviateSettings, WriteToWeaviate
 from sensory.pipelines import market, social
 from sensory.pipelines.core import snowflake_batching
 from sensory.pipelines.launcher import summarize_output
@@ -97,6 +99,22 @@ def test_snowflake_shards_below_one_are_refused(tmp_path, pii_key):
         "--snowflake_shards=0", *OFFLINE])
     assert result.exit_code != 0
     assert "--snowflake_shards must be at least 1" in result.output
+
+
+def test_weaviate_index_settings_below_one_are_refused(tmp_path, pii_key):
+    for flag in ("--weaviate_max_connections=0", "--weaviate_ef_construction=-4"):
+        result = CliRunner().invoke(main, [
+            "run", "social", f"--input_file={tmp_path}/none.jsonl", f"--output_dir={tmp_path}",
+            flag, *OFFLINE])
+        assert result.exit_code != 0
+        assert f"{flag.split('=')[0]} must be at least 1" in result.output
+
+
+def test_write_to_weaviate_refuses_bad_index_settings():
+    with pytest.raises(ValueError, match="ef_construction must be a positive integer"):
+        WriteToWeaviate(settings=WeaviateSettings(), ef_construction=0)
+    with pytest.raises(ValueError, match="max_connections must be a positive integer"):
+        WriteToWeaviate(settings=WeaviateSettings(), max_connections=2.5)
 
 
 def test_keyed_snowflake_batching_is_refused_on_direct_runner(tmp_path, pii_key):

@@ -17,9 +17,10 @@ from sensory.cli.main import main
 from sensory.cli.sinks import semantic_search
 from sensory.io.snowflake import WriteToSnowflake
 from sensory.io.snowflake_conn import SnowflakeSettings, connect
-from sensory.io.weaviate import WeaviateSettings, WriteToWeaviate
+from sensory.io import weaviate as weaviate_io
+from sensory.io.weaviate import WeaviateSettings, WriteToWeaviate, existing_hnsw, init_collections
 from sensory.io.weaviate import connect as weaviate_connect
-from sensory.io.weaviate_schema import SOCIAL_POST
+from sensory.io.weaviate_schema import COLLECTIONS, SOCIAL_POST
 from sensory.stack import manager
 
 pytestmark = pytest.mark.integration
@@ -320,3 +321,25 @@ def test_loads_through_one_session_reuse_its_stage_and_staging_table(snowflake_s
             load_rows(conn, SOCIAL_POSTS, rows([(3, "d")]), str(tmp_path), session=session)
     finally:
         conn.close()
+
+
+def test_created_collections_get_the_asked_index_settings_and_existing_ones_keep_theirs(
+        weaviate_client, monkeypatch, caplog):
+    name = f"HnswProbe{uuid.uuid4().hex[:8]}"
+    # The real server, a collection of SocialPost's shape under a throwaway name.
+    monkeypatch.setattr(weaviate_io, "COLLECTIONS", {name: COLLECTIONS[SOCIAL_POST]})
+    try:
+        assert init_collections(weaviate_client, max_connections=16, ef_construction=48) == [name]
+        assert existing_hnsw(weaviate_client, name) == (16, 48)
+        with caplog.at_level("WARNING", logger="sensory.io.weaviate"):
+            assert init_collections(weaviate_client, max_connections=16,
+                                    ef_construction=48) == []
+            assert not caplog.records
+            assert init_collections(weaviate_client, max_connections=32,
+                                    ef_construction=128) == []
+        assert existing_hnsw(weaviate_client, name) == (16, 48)
+        assert [r.getMessage() for r in caplog.records] == [
+            f"Weaviate collection {name} exists with max_connections=16, ef_construction=48; "
+            "the requested 32, 128 apply only to a collection created anew"]
+    finally:
+        weaviate_client.collections.delete(name)
