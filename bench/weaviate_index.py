@@ -30,15 +30,25 @@ from sensory.io.weaviate import WeaviateSettings, connect
 from sensory.io.weaviate_schema import COLLECTIONS, SOCIAL_POST, object_properties
 from sensory.models import RECORD_MODELS, RECORD_TYPE_KEY
 
-# name -> (max_connections, ef_construction, index text properties for keyword search)
+# Which text properties get which inverted index: "all" (Weaviate's default: every text
+# property filterable and searchable), "kw" (keyword search only on content, hashtags,
+# location, product_category), "lean" (keyword search on content and hashtags only, and
+# content not filterable word by word; every other property filterable).
+INDEXES = {  # name -> (properties with keyword search, None: all; properties not filterable)
+    "all": (None, set()),
+    "kw": ({"content", "hashtags", "location", "product_category"}, set()),
+    "lean": ({"content", "hashtags"}, {"content"}),
+}
+# name -> (max_connections, ef_construction, index choice)
 CONFIGS = {
-    "m64-efc128": (64, 128, True),
-    "m32-efc128": (32, 128, True),
-    "m16-efc128": (16, 128, True),
-    "m16-efc64": (16, 64, True),
-    "m64-efc64": (64, 64, True),
-    "m32-efc64": (32, 64, True),
-    "m32-efc128-kw": (32, 128, False),
+    "m64-efc128": (64, 128, "all"),
+    "m32-efc128": (32, 128, "all"),
+    "m16-efc128": (16, 128, "all"),
+    "m16-efc64": (16, 64, "all"),
+    "m64-efc64": (64, 64, "all"),
+    "m32-efc64": (32, 64, "all"),
+    "m32-efc128-kw": (32, 128, "kw"),
+    "m64-efc64-lean": (64, 64, "lean"),
 }
 
 
@@ -75,20 +85,20 @@ def sample_objects(count: int) -> tuple[list[dict], list[str]]:
     return records, texts
 
 
-def create(client, name: str, config: tuple[int, int, bool]) -> None:
+def create(client, name: str, config: tuple[int, int, str]) -> None:
     """A collection with SocialPost's properties and the given index settings."""
     from weaviate.classes.config import (  # pylint: disable=import-outside-toplevel
         Configure, DataType, Property, VectorDistances)
-    max_connections, ef_construction, keyword_all = config
-    searchable = {"content", "hashtags", "location", "product_category"}
+    max_connections, ef_construction, indexes = config
+    searchable, not_filterable = INDEXES[indexes]
+    properties = [Property(
+        name=prop.name, data_type=DataType(prop.data_type), skip_vectorization=True,
+        index_searchable=(None if searchable is None or prop.name in searchable
+                          or not prop.data_type.startswith("text") else False),
+        index_filterable=False if prop.name in not_filterable else None)
+        for prop in COLLECTIONS[SOCIAL_POST]]
     client.collections.create(
-        name,
-        properties=[Property(name=p.name, data_type=DataType(p.data_type),
-                             index_searchable=(None if keyword_all or p.name in searchable
-                                               or not p.data_type.startswith("text")
-                                               else False),
-                             skip_vectorization=True)
-                    for p in COLLECTIONS[SOCIAL_POST]],
+        name, properties=properties,
         vector_config=Configure.Vectors.self_provided(
             vector_index_config=Configure.VectorIndex.hnsw(
                 distance_metric=VectorDistances.COSINE, max_connections=max_connections,
