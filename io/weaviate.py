@@ -111,7 +111,12 @@ def init_collections(client, *, max_connections: int = HNSW_MAX_CONNECTIONS,
     created = []
     for name, properties in COLLECTIONS.items():
         if client.collections.exists(name):
-            existing = existing_hnsw(client, name)
+            try:
+                existing = existing_hnsw(client, name)
+            except Exception as err:  # pylint: disable=broad-except
+                # Only a warning hangs on it; the import must not.
+                _LOGGER.info("could not read %s's index settings: %s", name, type(err).__name__)
+                existing = None
             if existing is not None and existing != (max_connections, ef_construction):
                 _LOGGER.warning(
                     "Weaviate collection %s exists with max_connections=%s, "
