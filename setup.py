@@ -23,6 +23,8 @@ _REQUIRES = [
     "pydantic>=2.7,<3",
     # Validation's fast path and the Snowflake sink's VARIANT columns (docs/performance.md).
     "orjson>=3.10,<4",
+    # The Snowflake sink's staging files are Parquet (docs/sinks.md); Beam needs pyarrow too.
+    "pyarrow>=16",
     "click>=8.1,<9",
     "tzdata",
     "requests>=2.31,<3",

@@ -1,13 +1,10 @@
 """``WriteToSnowflake``: batched, idempotent loads through a stage, MERGE on natural keys.
 
-Each flush writes one CSV per table, PUTs it to a temporary stage, COPYs it into a temporary
-staging table and MERGEs that into the target on the table's natural key, so a replayed batch
-changes nothing. Credentials and endpoint come from ``SnowflakeSettings`` (environment; the local
+Each flush writes one Parquet file per table, PUTs it to a temporary stage, COPYs it into a
+temporary staging table and MERGEs that into the target on the table's natural key, so a
+replayed batch changes nothing. Credentials and endpoint come from ``SnowflakeSettings`` (environment; the local
 emulator by default).
 """
-import csv
-import gzip
-import io
 import logging
 import os
 import shutil
@@ -18,6 +15,8 @@ import zlib
 from typing import Any, Iterable, Optional
 
 import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
 from apache_beam import PCollection
 
 from sensory.deadletter import SNOWFLAKE_SINK
@@ -29,7 +28,6 @@ from sensory.io.snowflake_schema import ROW_MAPPERS, TABLES, WEATHER_LOGS, Table
 _LOGGER = logging.getLogger(__name__)
 
 NAMESPACE = "sensory.snowflake_sink"
-NULL_MARKER = r"\N"
 DEFAULT_BATCH_SIZE = 10_000
 DEFAULT_MAX_BUFFERING_S = 60.0
 # How records reach the loads: BUNDLE buffers in the sink DoFn and loads at least once per
@@ -38,8 +36,14 @@ DEFAULT_MAX_BUFFERING_S = 60.0
 BUNDLE_BATCHING = "bundle"
 KEYED_BATCHING = "keyed"
 BATCHING_MODES = (BUNDLE_BATCHING, KEYED_BATCHING)
-# Level 1 compresses CSV rows to ~1/4 at a fraction of level 9's CPU.
-_GZIP_LEVEL = 1
+# Staging file columns; VARIANT and TIMESTAMP_TZ as text, parsed by the MERGE (merge_sql).
+_ARROW_TYPES = {"VARCHAR": pa.string(), "VARIANT": pa.string(), "TIMESTAMP_TZ": pa.string(),
+                "NUMBER": pa.int64(), "FLOAT": pa.float64(), "BOOLEAN": pa.bool_()}
+_NUMBER_38 = pa.decimal128(38, 0)
+# Staging table columns that differ from the target's.
+_STAGING_TYPES = {"VARIANT": "VARCHAR", "TIMESTAMP_TZ": "VARCHAR"}
+# Snappy: what every Parquet reader (Snowflake's COPY included) takes, at little CPU.
+_PARQUET_COMPRESSION = "snappy"
 
 
 def merge_sql(table: str, staging: str, target: Optional[str] = None) -> str:
@@ -65,28 +69,56 @@ def merge_sql(table: str, staging: str, target: Optional[str] = None) -> str:
             f"VALUES ({', '.join('s.' + n for n in names)})")
 
 
-def write_csv_gz(path: str, spec: TableSpec, rows: Iterable[dict[str, Any]]) -> None:
-    """Writes rows as the staging CSV (gzip level 1): VARIANTs as JSON, ``\\N`` for NULL.
+def _arrow_column(kind: str, values: list) -> pa.Array:
+    if kind == "VARIANT":
+        values = [None if value is None else variant_text(value) for value in values]
+    try:
+        return pa.array(values, _ARROW_TYPES[kind])
+    except OverflowError:
+        if kind != "NUMBER":
+            raise
+        # NUMBER is NUMBER(38, 0): a count past 64 bits still loads, as it did from text.
+        return pa.array(values, _NUMBER_38)
+    except pa.ArrowTypeError:
+        if _ARROW_TYPES[kind] != pa.string():
+            raise
+        # A text column's value of another type loads as its text (as CSV staging did).
+        return pa.array([None if value is None else str(value) for value in values], pa.string())
+
+
+def write_parquet(path: str, spec: TableSpec, rows: Iterable[dict[str, Any]]) -> None:
+    """Writes rows as the staging file: Parquet, one column per table column, nulls as nulls.
+
+    VARIANTs travel as JSON text and times as ISO text; the MERGE parses them. Parquet rather
+    than CSV: its columns are built and compressed in C++ (a quarter of CSV's CPU per row in
+    this process, docs/performance.md), a NULL is never confused with a text that reads ``\\N``,
+    and COPY matches columns by name.
 
     Args:
-        path: File to write (``.csv.gz``).
-        spec: The table whose columns, in order, the CSV has.
+        path: File to write (``.parquet``).
+        spec: The table whose columns the file has.
         rows: Rows as dicts keyed by column name.
     """
-    columns = [(name, variant_text if kind == "VARIANT" else None) for name, kind in spec.columns]
-    # Built in memory, compressed and written in one call each: a gzip stream compresses and
-    # writes every 8 kB, and each of those calls lets go of the interpreter lock. On the sink's
-    # writer thread, beside a busy bundle thread, every release cost up to a switch interval
-    # (5 ms) to get the lock back: a 10,000-row load took 2.44 s that way, 1.68 s this way
-    # (docs/performance.md, tenth session).
-    text = io.StringIO(newline="")
-    csv.writer(text).writerows(
-        [NULL_MARKER if value is None else value if convert is None else convert(value)
-         for name, convert in columns for value in (row.get(name),)]
-        for row in rows)
-    data = gzip.compress(text.getvalue().encode("utf-8"), compresslevel=_GZIP_LEVEL, mtime=0)
-    with open(path, "wb") as handle:
-        handle.write(data)
+    rows = list(rows)
+    table = pa.Table.from_arrays(
+        [_arrow_column(kind, [row.get(name) for row in rows]) for name, kind in spec.columns],
+        names=[name for name, _ in spec.columns])
+    pq.write_table(table, path, compression=_PARQUET_COMPRESSION)
+
+
+def copy_sql(table: str, staging: str, location: str) -> str:
+    """COPY of a staging file at ``location`` into ``staging``: each column by its name.
+
+    A COPY with a SELECT names every column; MATCH_BY_COLUMN_NAME would say the same, but the
+    emulator cannot describe a temporary table for it.
+    """
+    spec = TABLES[table]
+    names = [name for name, _ in spec.columns]
+    # NUMBER spelt out: the emulator casts a bare NUMBER to a 64-bit integer.
+    casts = {**_STAGING_TYPES, "NUMBER": "NUMBER(38, 0)"}
+    columns = ", ".join(f"$1:{name}::{casts.get(kind, kind)}" for name, kind in spec.columns)
+    return (f"COPY INTO {staging} ({', '.join(names)}) FROM (SELECT {columns} FROM {location}) "
+            f"FILE_FORMAT = (TYPE = PARQUET) PURGE = TRUE")
 
 
 class StagingSession:
@@ -119,7 +151,7 @@ class StagingSession:
             cursor.execute(f"TRUNCATE TABLE {staging}")
             return staging
         staging = f"SENSORY_STG_{table}_{self._suffix}"
-        columns = ", ".join(f"{name} {'VARCHAR' if kind in ('VARIANT', 'TIMESTAMP_TZ') else kind}"
+        columns = ", ".join(f"{name} {_STAGING_TYPES.get(kind, kind)}"
                             for name, kind in TABLES[table].columns)
         cursor.execute(f"CREATE TEMPORARY TABLE {staging} ({columns})")
         self._staging[table] = staging
@@ -136,7 +168,7 @@ def load_rows(conn, table: str, rows: list[dict[str, Any]], workdir: str,
         conn: An open connection with the raw-data schema selected.
         table: Table whose shape the rows have (a key of ``TABLES``).
         rows: Rows as dicts keyed by column name; duplicates of a key keep the last one.
-        workdir: Local directory for the CSV file.
+        workdir: Local directory for the staging file.
         target: Table to merge into instead of ``table`` (same columns).
         session: The connection's ``StagingSession``, reused across loads; None makes one for
             this load alone.
@@ -164,7 +196,7 @@ def stage_rows(conn, table: str, rows: list[dict[str, Any]], workdir: str,
         conn: An open connection with the raw-data schema selected.
         table: Table whose shape the rows have (a key of ``TABLES``).
         rows: Rows as dicts keyed by column name; duplicates of a key keep the last one.
-        workdir: Local directory for the CSV file.
+        workdir: Local directory for the staging file.
         session: The connection's ``StagingSession``.
 
     Returns:
@@ -179,22 +211,17 @@ def stage_rows(conn, table: str, rows: list[dict[str, Any]], workdir: str,
     # so a file an earlier load left (a PURGE that failed) is never loaded again. (COPY's FILES
     # option would say the same, but the emulator cannot resolve it on an internal stage.)
     load_id = uuid.uuid4().hex[:12]
-    path = os.path.join(workdir, f"{table.lower()}_{load_id}.csv.gz")
+    path = os.path.join(workdir, f"{table.lower()}_{load_id}.parquet")
     location = f"@{session.stage}/load_{load_id}/"
-    write_csv_gz(path, spec, unique.values())
+    write_parquet(path, spec, unique.values())
     cursor = conn.cursor()
     try:
         staging = session.prepare(cursor, table)
-        # Compressed here, fast: the connector's AUTO_COMPRESS uses gzip level 9, which cost
-        # more CPU than building the CSV (docs/performance.md, "Snowflake sink").
-        cursor.execute(f"PUT 'file://{path}' {location} AUTO_COMPRESS=FALSE "
-                       f"SOURCE_COMPRESSION=GZIP")
+        # Parquet compresses inside the file; AUTO_COMPRESS would gzip it once more.
+        cursor.execute(f"PUT 'file://{path}' {location} AUTO_COMPRESS=FALSE")
         # PURGE: the loaded file goes at once; the stage lives as long as the session. (The
         # emulator cannot even drop a stage: before PURGE, 1.4 GB of files piled up in a day.)
-        cursor.execute(
-            f"COPY INTO {staging} FROM {location} "
-            f"FILE_FORMAT = (TYPE = CSV FIELD_OPTIONALLY_ENCLOSED_BY = '\"' "
-            f"NULL_IF = ('\\\\N') EMPTY_FIELD_AS_NULL = FALSE) PURGE = TRUE")
+        cursor.execute(copy_sql(table, staging, location))
     finally:
         cursor.close()
         os.unlink(path)

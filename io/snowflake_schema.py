@@ -193,7 +193,7 @@ def record_key(record: dict[str, Any]) -> str:
 
 
 def variant_text(value: Any) -> str:
-    """A VARIANT value as JSON text for the staging CSV (PARSE_JSON reads it back)."""
+    """A VARIANT value as JSON text for the staging file (PARSE_JSON reads it back)."""
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:
