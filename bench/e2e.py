@@ -51,7 +51,8 @@ from sensory.io.kafka_admin import ensure_topics
 from sensory.io.kafka_write import producer_config
 from sensory.samples import sample_lines
 from sensory.topics import TOPICS, TopicSpec
-from sensory.transforms.embeddings_model import BACKENDS, DEFAULT_BACKEND
+from sensory.transforms.embeddings_model import BACKENDS, DEFAULT_BACKEND, \
+    DEFAULT_ENCODE_BATCH_SIZE
 
 PARTITIONS = 6
 MODES = {
@@ -131,15 +132,16 @@ def pipeline_texts(lines: list[str]) -> list[str]:
     return texts
 
 
-def raw_encode_rate(model, texts: list[str]) -> tuple[float, float]:
-    """Encodes ``texts`` once, on a quiet stack; returns texts per wall second and CPU seconds
-    per text, and prints what the stack's services used meanwhile."""
+def raw_encode_rate(model, texts: list[str], batch_size: int) -> tuple[float, float]:
+    """Encodes ``texts`` once, in one call (sorted by length as a whole) of sub-batches of
+    ``batch_size``, on a quiet stack; returns texts per wall second and CPU seconds per text,
+    and prints what the stack's services used meanwhile."""
     # A warm-up over a spread of lengths: the allocator grows for the longest shapes here.
     model.encode(texts[:512], batch_size=64)
     waited = wait_for_quiet_services()
     services_before = services_cpu()
     started, cpu_started = time.perf_counter(), time.process_time()
-    model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+    model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
     cpu = time.process_time() - cpu_started
     wall = time.perf_counter() - started
     print(f"raw encode: waited {waited:.0f} s for the services to go quiet; they used "
@@ -294,6 +296,49 @@ def cleanup(salt_prefix: str) -> None:
         print(f"cleanup weaviate: {type(err).__name__}: {err}")
 
 
+def service_threads() -> list[int]:
+    """Thread ids of the stack's services (``.local/*/*.pid``), every thread of each."""
+    from sensory.stack.config import local_dir  # pylint: disable=import-outside-toplevel
+    tids = []
+    for pid_file in local_dir().glob("*/*.pid"):
+        try:
+            tids += [int(t) for t in os.listdir(f"/proc/{int(pid_file.read_text().strip())}/task")]
+        except (OSError, ValueError):
+            continue  # not running
+    return tids
+
+
+def pin(worker_cpus: set[int]) -> dict[int, set[int]]:
+    """Puts this process (so the pipeline runs and the raw encode) on ``worker_cpus`` and the
+    stack's services on the other CPUs: a worker whose services run elsewhere. Returns the
+    services' threads' former affinities for ``unpin``."""
+    others = set(os.sched_getaffinity(0)) - worker_cpus
+    if not worker_cpus or not others:
+        raise SystemExit(f"--worker_cpus must name some but not all of the CPUs "
+                         f"{sorted(os.sched_getaffinity(0))}")
+    saved = {}
+    for tid in service_threads():
+        try:
+            saved[tid] = os.sched_getaffinity(tid)
+            os.sched_setaffinity(tid, others)
+        except OSError:
+            continue  # the thread ended meanwhile
+    os.sched_setaffinity(0, worker_cpus)
+    print(f"pinned: pipeline runs and raw encode on CPUs {sorted(worker_cpus)}, the services' "
+          f"{len(saved)} threads on CPUs {sorted(others)}")
+    return saved
+
+
+def unpin(saved: dict[int, set[int]]) -> None:
+    """Gives the services' threads their former CPUs back (threads started since: all CPUs)."""
+    every = set(range(os.cpu_count() or 1))
+    for tid in service_threads():
+        try:
+            os.sched_setaffinity(tid, saved.get(tid, every))
+        except OSError:
+            continue
+
+
 def weaviate_store(fresh: bool) -> None:
     """Prints the SocialPost collection's live objects and the data folder's size; ``fresh``
     deletes the collection first (the sink recreates it).
@@ -341,7 +386,25 @@ def main() -> None:
     parser.add_argument("--fresh_weaviate", action="store_true",
                         help="delete the SocialPost collection (all its objects) before "
                              "measuring; benches' deleted objects slow later imports")
+    parser.add_argument("--raw_batch_size", type=int, default=DEFAULT_ENCODE_BATCH_SIZE,
+                        help="sub-batch of the raw encode the runs are compared with; the "
+                             "pipeline's default --embedding_encode_batch_size (%(default)s)")
+    parser.add_argument("--worker_cpus", default=None,
+                        help="comma-separated CPUs for the pipeline runs and the raw encode; "
+                             "the stack's services get the other CPUs meanwhile (a worker "
+                             "whose services run elsewhere). Default: no pinning")
     args = parser.parse_args()
+    saved_affinity = pin({int(c) for c in args.worker_cpus.split(",")}) \
+        if args.worker_cpus else None
+    try:
+        _measure(args)
+    finally:
+        if saved_affinity is not None:
+            unpin(saved_affinity)
+
+
+def _measure(args: argparse.Namespace) -> None:
+    """Everything ``main`` does once the options are read and CPUs pinned."""
     os.environ.setdefault("SENSORY_PII_KEY", secrets.token_hex(32))
     bootstrap = endpoints.kafka_bootstrap()
     ensure_topics(bootstrap, TOPICS)
@@ -373,7 +436,7 @@ def main() -> None:
             # The very texts of this checkout's largest run (same salt, so same lengths).
             probe_salt = f"{run_salt}{mode[0]}0v0n{sizes[-1]}"
             texts = pipeline_texts(make_lines(sizes[-1], args.duplicate_rate, probe_salt))
-            encode_rates.append(raw_encode_rate(model, texts))
+            encode_rates.append(raw_encode_rate(model, texts, args.raw_batch_size))
         for repeat in range(args.repeats):
             for size in sizes:
                 for index, (name, python, extra) in enumerate(variants):
@@ -398,14 +461,14 @@ def main() -> None:
                           f"cpu {run.cpu:6.2f} s (services {run.services_cpu:5.2f} s), "
                           f"snowflake ok={written}{cache_note}  | {uptime()}", flush=True)
         if mode == "embeddings":
-            encode_rates.append(raw_encode_rate(model, texts))
+            encode_rates.append(raw_encode_rate(model, texts, args.raw_batch_size))
             distinct = len(set(texts))
             print(f"texts: {len(texts)} valid of {sizes[-1]} messages, {distinct} distinct "
                   f"(repeat share {1 - distinct / len(texts):.3f})")
             print(f"raw model.encode [{args.backend}] of those texts: "
                   f"{' / '.join(f'{r:.1f}' for r, _ in encode_rates)} rec/s, CPU "
                   f"{' / '.join(f'{c * 1e3:.2f}' for _, c in encode_rates)} ms per text "
-                  f"(before / after)")
+                  f"(before / after; sub-batches of {args.raw_batch_size})")
         valid_share = len(pipeline_texts(make_lines(sizes[-1], args.duplicate_rate, "share"))) \
             / sizes[-1]
         for name, _python, _extra in variants:

@@ -49,7 +49,8 @@ def model_handler(options: SensoryOptions) -> "SentenceTransformerModelHandler":
     return SentenceTransformerModelHandler(
         model=options.embedding_model, backend=options.embedding_backend,
         device=options.embedding_device, min_batch_size=min_batch_size(options),
-        max_batch_size=options.embedding_max_batch_size, threads=options.embedding_threads)
+        max_batch_size=options.embedding_max_batch_size, threads=options.embedding_threads,
+        encode_batch_size=options.embedding_encode_batch_size)
 
 
 def enrich(pipeline: beam.Pipeline, records: PCollection, options: SensoryOptions, *,

@@ -106,8 +106,12 @@ def _add_enrichment_options(parser) -> None:
                             "latency stays low), else --embedding_max_batch_size (fixed-size "
                             "batches: the model pads less; docs/performance.md).")
     group.add_argument("--embedding_max_batch_size", type=int, default=256,
-                       help="Largest RunInference batch (encoded in sub-batches of 64, sorted "
-                            "by length). Default: 256.")
+                       help="Largest RunInference batch (sorted by length and encoded in "
+                            "sub-batches of --embedding_encode_batch_size). Default: 256.")
+    group.add_argument("--embedding_encode_batch_size", type=int, default=None,
+                       help="Texts per model run within a RunInference batch, each sub-batch "
+                            "padded to its longest text; small ones cost less CPU per text on "
+                            "CPU (bench/sub_batch.py, docs/performance.md). Default: 16.")
     group.add_argument("--no_embedding_cache", action="store_true", default=False,
                        help="Embed every record instead of each distinct text once (the cache "
                             "lives in the Redis of --redis_url). Default: off (cache on).")

@@ -8,7 +8,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from sensory.pipelines.enrich import min_batch_size
+from sensory.pipelines.enrich import min_batch_size, model_handler
 from sensory.pipelines.options import SensoryOptions
 from sensory.transforms.embeddings import EmbedRecords, embedding_text
 from sensory.transforms.embeddings_model import (DEFAULT_BACKEND, SentenceTransformerModelHandler,
@@ -89,6 +89,40 @@ def test_handler_checks_its_settings():
         SentenceTransformerModelHandler(backend="tensorflow")
     with pytest.raises(ValueError):
         SentenceTransformerModelHandler(min_batch_size=10, max_batch_size=2)
+    with pytest.raises(ValueError, match="encode_batch_size"):
+        SentenceTransformerModelHandler(encode_batch_size=0)
+
+
+class _RecordingModel:
+    """Stands in for the encoder only to see the sub-batch size the handler asks for."""
+
+    def __init__(self):
+        self.batch_sizes = []
+
+    def encode(self, texts, batch_size, **_kwargs):
+        self.batch_sizes.append(batch_size)
+        return np.zeros((len(texts), 3), dtype=np.float32)
+
+
+@pytest.mark.parametrize("argv, texts, expected", [
+    ([], 100, 16),  # the default sub-batch
+    ([], 5, 5),  # never more than the batch holds
+    (["--embedding_encode_batch_size=64"], 100, 64),
+])
+def test_the_sub_batch_comes_from_the_options(argv, texts, expected):
+    handler = model_handler(PipelineOptions(argv).view_as(SensoryOptions))
+    model = _RecordingModel()
+    assert len(handler.run_inference(["text"] * texts, model)) == texts
+    assert model.batch_sizes == [expected]
+
+
+def test_the_sub_batch_size_does_not_change_the_vectors():
+    # Each sub-batch is padded to its own longest text, and padding is masked out.
+    texts = ["New phone deal smartphone", "শাড়ি ঈদ অফার", "x", "Redmi 13 " * 40] * 5
+    encoder = load_encoder(None, "onnx", "cpu", threads=1)
+    small = encoder.encode(texts, batch_size=2, normalize_embeddings=True)
+    large = encoder.encode(texts, batch_size=64, normalize_embeddings=True)
+    assert np.sum(small * large, axis=1).min() > 0.9999
 
 
 def test_batches_are_fixed_size_unless_a_minimum_is_given():
