@@ -22,7 +22,8 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 import e2e  # noqa: E402  pylint: disable=wrong-import-position
 
-from sensory.transforms.embeddings_model import load_encoder, worker_cores  # noqa: E402  pylint: disable=wrong-import-position
+from sensory.transforms.embeddings_model import (  # noqa: E402  pylint: disable=wrong-import-position
+    load_encoder, worker_cores)
 
 
 def uptime() -> str:

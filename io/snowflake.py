@@ -2,8 +2,8 @@
 
 Each flush writes one Parquet file per table, PUTs it to a temporary stage, COPYs it into a
 temporary staging table and MERGEs that into the target on the table's natural key, so a
-replayed batch changes nothing. Credentials and endpoint come from ``SnowflakeSettings`` (environment; the local
-emulator by default).
+replayed batch changes nothing. Credentials and endpoint come from ``SnowflakeSettings``
+(environment; the local emulator by default).
 """
 import logging
 import os
