@@ -52,7 +52,7 @@ from sensory.io.kafka_write import producer_config
 from sensory.samples import sample_lines
 from sensory.topics import TOPICS, TopicSpec
 from sensory.transforms.embeddings_model import BACKENDS, DEFAULT_BACKEND, \
-    DEFAULT_ENCODE_BATCH_SIZE
+    default_encode_batch_size
 
 PARTITIONS = 6
 MODES = {
@@ -386,9 +386,9 @@ def main() -> None:
     parser.add_argument("--fresh_weaviate", action="store_true",
                         help="delete the SocialPost collection (all its objects) before "
                              "measuring; benches' deleted objects slow later imports")
-    parser.add_argument("--raw_batch_size", type=int, default=DEFAULT_ENCODE_BATCH_SIZE,
-                        help="sub-batch of the raw encode the runs are compared with; the "
-                             "pipeline's default --embedding_encode_batch_size (%(default)s)")
+    parser.add_argument("--raw_batch_size", type=int, default=None,
+                        help="sub-batch of the raw encode the runs are compared with; default: "
+                             "the pipeline's default --embedding_encode_batch_size for --backend")
     parser.add_argument("--worker_cpus", default=None,
                         help="comma-separated CPUs for the pipeline runs and the raw encode; "
                              "the stack's services get the other CPUs meanwhile (a worker "
@@ -405,6 +405,8 @@ def main() -> None:
 
 def _measure(args: argparse.Namespace) -> None:
     """Everything ``main`` does once the options are read and CPUs pinned."""
+    if args.raw_batch_size is None:
+        args.raw_batch_size = default_encode_batch_size(args.backend, "cpu")
     os.environ.setdefault("SENSORY_PII_KEY", secrets.token_hex(32))
     bootstrap = endpoints.kafka_bootstrap()
     ensure_topics(bootstrap, TOPICS)

@@ -111,7 +111,8 @@ def _add_enrichment_options(parser) -> None:
     group.add_argument("--embedding_encode_batch_size", type=int, default=None,
                        help="Texts per model run within a RunInference batch, each sub-batch "
                             "padded to its longest text; small ones cost less CPU per text on "
-                            "CPU (bench/sub_batch.py, docs/performance.md). Default: 16.")
+                            "CPU (bench/sub_batch.py, docs/performance.md). Default: 16 for "
+                            "onnx on cpu, else 64.")
     group.add_argument("--no_embedding_cache", action="store_true", default=False,
                        help="Embed every record instead of each distinct text once (the cache "
                             "lives in the Redis of --redis_url). Default: off (cache on).")

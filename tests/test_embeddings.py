@@ -108,6 +108,8 @@ class _RecordingModel:
     ([], 100, 16),  # the default sub-batch
     ([], 5, 5),  # never more than the batch holds
     (["--embedding_encode_batch_size=64"], 100, 64),
+    (["--embedding_backend=torch"], 100, 64),  # only ONNX on CPU was measured at 16
+    (["--embedding_device=cuda"], 100, 64),
 ])
 def test_the_sub_batch_comes_from_the_options(argv, texts, expected):
     handler = model_handler(PipelineOptions(argv).view_as(SensoryOptions))

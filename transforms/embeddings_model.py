@@ -26,10 +26,19 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 BACKENDS = ("torch", "onnx")
 DEFAULT_BACKEND = "onnx"
 EMBEDDING_DIM = 384
-# Texts per model run within a RunInference batch. On CPU a small run costs less per text:
-# 16 took 0.80x the CPU of 64 on one thread and 0.93x on two (bench/sub_batch.py), its
+# Texts per model run within a RunInference batch. For ONNX on CPU a small run costs less per
+# text: 16 took 0.80x the CPU of 64 on one thread and 0.93x on two (bench/sub_batch.py), its
 # activations staying in the core's cache; 8 was within 3 % of 16 with twice the calls.
 DEFAULT_ENCODE_BATCH_SIZE = 16
+# torch and other devices keep the earlier sub-batch: only ONNX on CPU was measured.
+OTHER_ENCODE_BATCH_SIZE = 64
+
+
+def default_encode_batch_size(backend: str, device: str) -> int:
+    """The sub-batch ``--embedding_encode_batch_size`` defaults to for a backend and device."""
+    if backend == "onnx" and device == "cpu":
+        return DEFAULT_ENCODE_BATCH_SIZE
+    return OTHER_ENCODE_BATCH_SIZE
 
 
 def default_model_path() -> str:
@@ -150,7 +159,7 @@ class SentenceTransformerModelHandler(ModelHandler[str, PredictionResult, Any]):
             smaller); None for ``max_batch_size``, i.e. fixed-size batches.
         max_batch_size: Largest batch RunInference forms.
         encode_batch_size: Texts the model pads and runs at once within a batch; None for
-            ``DEFAULT_ENCODE_BATCH_SIZE``.
+            ``DEFAULT_ENCODE_BATCH_SIZE`` (ONNX on CPU), else ``OTHER_ENCODE_BATCH_SIZE``.
         cache_root: Where ONNX exports are cached; None for ``model_cache_dir()``.
         threads: Intra-op threads per worker; None for one per core.
     """
@@ -166,7 +175,7 @@ class SentenceTransformerModelHandler(ModelHandler[str, PredictionResult, Any]):
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
         if encode_batch_size is None:
-            encode_batch_size = DEFAULT_ENCODE_BATCH_SIZE
+            encode_batch_size = default_encode_batch_size(backend, device)
         if encode_batch_size < 1:
             raise ValueError(f"encode_batch_size must be >= 1, got {encode_batch_size}")
         if min_batch_size is None:
