@@ -73,11 +73,11 @@ def test_parallel_runs_run_on_separate_threads_and_errors_reach_the_caller(expor
                      parallel_runs=2) as encoder:
         run = encoder._run  # pylint: disable=protected-access
 
-        def recording_run(texts):
+        def recording_run(encodings):
             threads.add(threading.current_thread().name)
-            if "boom" in texts:
+            if any("boom" in encoding.tokens for encoding in encodings):
                 raise RuntimeError("run failed")
-            return run(texts)
+            return run(encodings)
 
         encoder._run = recording_run  # pylint: disable=protected-access
         vectors = encoder.encode([f"post number {i} " * (i % 7 + 1) for i in range(64)],
@@ -109,6 +109,32 @@ def test_a_vector_does_not_depend_on_its_batch(encoders):
     alone = np.vstack([ours.encode([text]) for text in texts])
     np.testing.assert_allclose(together, alone, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+
+
+def test_sub_batches_are_formed_by_token_count_not_characters(encoders):
+    ours, _ = encoders
+    widths = []
+    run = ours._run  # pylint: disable=protected-access
+
+    def recording_run(encodings):
+        widths.append([len(encoding.ids) for encoding in encodings])
+        return run(encodings)
+
+    # Long words are few tokens per character, digits and punctuation many: ordering these by
+    # characters would mix short and long token counts in every sub-batch.
+    texts = ["supercalifragilistic " * (i % 5 + 1) for i in range(12)] + \
+        ["1, 2; 3! 4? " * (i % 4 + 1) for i in range(12)]
+    ours._run = recording_run  # pylint: disable=protected-access
+    try:
+        vectors = ours.encode(texts, batch_size=4)
+    finally:
+        ours._run = run  # pylint: disable=protected-access
+    assert vectors.shape == (len(texts), EMBEDDING_DIM)
+    flat = [width for batch in widths for width in batch]
+    assert flat == sorted(flat, reverse=True) and len(flat) == len(texts)
+    # Each sub-batch is padded to its first (longest) text, so no more padding than needed.
+    np.testing.assert_allclose(vectors, np.vstack([ours.encode([text]) for text in texts]),
+                               atol=1e-5)
 
 
 def test_bad_calls_are_refused(encoders):
