@@ -213,8 +213,9 @@ class SentenceTransformerModelHandler(ModelHandler[str, PredictionResult, Any]):
     def run_inference(self, batch: Sequence[str], model: Any,
                       inference_args: Optional[dict[str, Any]] = None
                       ) -> Iterable[PredictionResult]:
-        # encode() sorts its input by length and pads per sub-batch, so a large RunInference
-        # batch encoded in sub-batches wastes far less work on padding than one big batch.
+        # encode() orders its input by token count and pads per sub-batch, so a large
+        # RunInference batch encoded in sub-batches wastes far less work on padding than one
+        # big batch.
         vectors = model.encode(list(batch), batch_size=min(len(batch), self._encode_batch_size),
                                normalize_embeddings=True, convert_to_numpy=True,
                                show_progress_bar=False)
