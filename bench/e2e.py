@@ -302,7 +302,7 @@ def cleanup(salt_prefix: str) -> None:
                 if benches == len(collection):
                     # Nothing but bench objects: drop the collection (the sink recreates it).
                     # Deleted objects stay in the HNSW graph as tombstones and made later
-                    # imports up to 8x dearer (docs/performance.md, eleventh session).
+                    # imports up to 8x dearer (docs/performance-history.md, eleventh session).
                     client.collections.delete("SocialPost")
                 else:
                     # One delete_many removes at most 10,000 objects (QUERY_MAXIMUM_RESULTS).

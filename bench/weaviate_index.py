@@ -11,7 +11,7 @@ server's default ``ef``) against the exact cosine top 10 of the live objects, co
 Configurations run in interleaved rounds; ratios are to the first configuration of a round.
 
 The pipeline shares this machine with Weaviate, so every CPU-second an import takes is one the
-model does not get (docs/performance.md, eleventh session).
+model does not get (docs/performance-history.md, eleventh session).
 
 Usage: python -m bench.weaviate_index [--objects 6000] [--rounds 2] [--queries 200]
        [--scenario fresh|churn|replay] [--configs m64-efc128,m16-efc64]

@@ -270,7 +270,7 @@ class _ReadPartitionFn(beam.DoFn):
                                 break
                 finally:
                     # Counted once per batch: per message the counter cost more than the
-                    # claim (docs/performance.md, tenth session).
+                    # claim (docs/performance-history.md, tenth session).
                     if claimed:
                         self._received.inc(claimed)
                 # One watermark update per batch: per message it costs more than the read.

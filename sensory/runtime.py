@@ -6,8 +6,8 @@ whenever enough objects have survived into the oldest generation. A worker after
 ~190,000 long-lived objects (Beam, pydantic's validators, libphonenumber's metadata) that never
 become garbage, and each full collection walked all of them; the sinks' buffers (thousands of
 records) survive young collections and bring full ones on. In a bounded run of 25,000 messages
-the collector took ~21 µs per message, a sixth of the pipeline's CPU (docs/performance.md,
-tenth session).
+the collector took ~21 µs per message, a sixth of the pipeline's CPU
+(docs/performance-history.md, tenth session).
 
 ``tune_gc`` moves what the process holds at that moment into the permanent generation
 (``gc.freeze``: never scanned, never collected) and raises the young threshold. Memory freed by
@@ -27,7 +27,7 @@ _LOGGER = logging.getLogger(__name__)
 DEFAULT_GC_YOUNG_THRESHOLD = 50_000
 # The interpreter lock's switch interval, 1 ms instead of Python's 5 ms: the sinks' writer
 # threads wake from every network reply needing the lock back from the busy bundle thread, and
-# waited up to a whole interval each time (docs/performance.md, tenth session).
+# waited up to a whole interval each time (docs/performance-history.md, tenth session).
 DEFAULT_SWITCH_INTERVAL_MS = 1.0
 
 _LOCK = threading.Lock()

@@ -6,7 +6,8 @@ sentence-transformers (optimum) and caches the export (``model_cache_dir()``); o
 then runs through ``OnnxEncoder`` (ONNX Runtime and the fast tokenizer alone, the same vectors),
 which spares each worker the ~5 s import of sentence-transformers and transformers. On this
 project's 2-core machines ONNX Runtime encoded the same texts 1.3x (batches of 64) to 4x
-(batches of 16) faster than torch, with the same vectors (docs/performance.md, "Model path").
+(batches of 16) faster than torch, with the same vectors (docs/performance-history.md,
+"Model path").
 """
 import logging
 import os

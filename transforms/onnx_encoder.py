@@ -2,20 +2,20 @@
 
 sentence-transformers' ONNX backend runs the same graph, but importing it pulls in transformers,
 optimum and their dependencies: ~5 s of a worker's start-up on this project's 2-core machines,
-plus its share of the interpreter's exit (docs/performance.md, "Start-up"). This encoder reads the
-folder sentence-transformers exported (``onnx/model.onnx``, ``tokenizer.json``, ``modules.json``
-and the pooling config) and reproduces its ``encode``: the tokenizer's own normalisation,
-truncation at the model's maximum length, padding to the longest text of each sub-batch, mean
-pooling over the attention mask and, when asked, L2 normalisation. Only the module layouts it
-can reproduce exactly are accepted; anything else raises ``UnsupportedModelError`` so the caller
-falls back to sentence-transformers.
+plus its share of the interpreter's exit (docs/performance-history.md, "Start-up"). This encoder
+reads the folder sentence-transformers exported (``onnx/model.onnx``, ``tokenizer.json``,
+``modules.json`` and the pooling config) and reproduces its ``encode``: the tokenizer's own
+normalisation, truncation at the model's maximum length, padding to the longest text of each
+sub-batch, mean pooling over the attention mask and, when asked, L2 normalisation. Only the
+module layouts it can reproduce exactly are accepted; anything else raises
+``UnsupportedModelError`` so the caller falls back to sentence-transformers.
 
 With ``parallel_runs`` > 1 the sub-batches of one ``encode`` call run side by side, each on one
 thread of one shared session, instead of every run spreading over all cores (ONNX Runtime's
 intra-op threads). Intra-op threads meet at a barrier after every operator, so when one of them
 loses its core to another process the others wait (spinning) for it; independent runs do not.
 On a 2-core machine, as another process took 40-80 % of one core, the CPU per text grew by
-16-41 % with intra-op threads and stayed flat with parallel runs (docs/performance.md, ninth
+16-41 % with intra-op threads and stayed flat with parallel runs (docs/performance-history.md, ninth
 session).
 """
 import json
@@ -153,7 +153,7 @@ class OnnxEncoder:
         in sub-batches of at most ``batch_size``, each padded to its own longest text.
         sentence-transformers orders by characters instead; on the sample posts that left
         23-24 % of the tokens a sub-batch of 16 runs as padding, against 0-4 % here
-        (docs/performance.md, thirteenth session). The vectors are the same. With parallel
+        (docs/performance-history.md, thirteenth session). The vectors are the same. With parallel
         runs the sub-batches are smaller where that gives every run several of them.
 
         Args:
