@@ -26,6 +26,11 @@ the local stack's services (the processes of ``.local/*/*.pid``: Kafka, the Snow
 Weaviate, ...). The marginal CPU per message says how fast the pipeline could go with one core
 to itself: its Python work holds one interpreter lock, so that is about its ceiling.
 
+The shared host's speed moves, so each mode is framed by a stage probe: the pipeline's
+validation, shield and context timed in this process over a fixed set of sample lines, before
+and after the runs. The pipeline's CPU per message over the probe is a cost that does not
+depend on how fast the host was at that moment.
+
 Usage: python bench/e2e.py [--sizes 1000,3000] [--plain_sizes 5000,50000]
        [--duplicate_rate 0.3] [--modes embeddings,plain] [--baseline PYTHON]
        [--pipeline_args="--opt=value ..."] [--repeats 1] [--also_nocache]
@@ -147,6 +152,21 @@ def pipeline_texts(lines: list[str]) -> list[str]:
         record[RECORD_TYPE_KEY] = "social"
         texts.append(embedding_text(context.transform_record(shield.transform_record(record))))
     return texts
+
+
+def stage_probe(count: int = 4000) -> float:
+    """CPU seconds per message of the pipeline's validation, shield and context, run in this
+    process over a fixed set of sample lines.
+
+    It says how fast the host's cores are at the moment: the shared host's speed moved by ~40 %
+    within an hour (docs/performance.md), and the plain rate moves with it. A run's CPU per
+    message over this probe is a cost that does not depend on that moment.
+    """
+    lines = make_lines(count, 0.3, "probe")
+    pipeline_texts(lines[:200])  # imports, set-up and the category table, not timed
+    started = time.process_time()
+    pipeline_texts(lines)
+    return (time.process_time() - started) / count
 
 
 def raw_encode_rate(model, texts: list[str], batch_size: int) -> tuple[float, float]:
@@ -449,6 +469,7 @@ def _measure(args: argparse.Namespace) -> None:
                                   args.plain_sizes).split(",")]
         texts = None
         encode_rates = []
+        probes = [stage_probe()]
         if mode == "embeddings":
             from sensory.transforms.embeddings_model import load_encoder  # pylint: disable=import-outside-toplevel
             model = model or load_encoder(None, args.backend, "cpu")
@@ -488,6 +509,10 @@ def _measure(args: argparse.Namespace) -> None:
                   f"{' / '.join(f'{r:.1f}' for r, _ in encode_rates)} rec/s, CPU "
                   f"{' / '.join(f'{c * 1e3:.2f}' for _, c in encode_rates)} ms per text "
                   f"(before / after; sub-batches of {args.raw_batch_size})")
+        probes.append(stage_probe())
+        print(f"stage probe (validation, shield and context in this process): "
+              f"{probes[0] * 1e6:.1f} / {probes[1] * 1e6:.1f} us CPU per message (before / after)")
+        probe = sum(probes) / len(probes)
         valid_share = len(pipeline_texts(make_lines(sizes[-1], args.duplicate_rate, "share"))) \
             / sizes[-1]
         for name, _python, _extra in variants:
@@ -513,6 +538,8 @@ def _measure(args: argparse.Namespace) -> None:
                   f"{cpu * 1e6:7.1f} us (one core's worth: {1 / max(cpu, 1e-9):8.0f} msg/s), "
                   f"stack services {services * 1e6:6.1f} us (all {cores} cores' worth of "
                   f"both: {cores / max(cpu + services, 1e-9):8.0f} msg/s)")
+            print(f"{mode:10s} {name:8s} pipeline CPU per message over the stage probe: "
+                  f"{cpu / max(probe, 1e-12):.2f}x")
             # Each service's marginal share: which one takes the cores from the pipeline.
             names = sorted({n for run in runs[large] + runs[small] for n in run.by_service})
             shares = {n: (sorted(r.by_service.get(n, 0.0) for r in runs[large])[
