@@ -7,9 +7,10 @@ In one run, on the local stack (``sensory stack up`` first):
    ``python -m sensory.pipelines.social --topics=T --read_until_end`` as a subprocess, timing it
    from launch to exit. The marginal rate is ``(N2 - N1) / (t2 - t1)`` (start-up cancels); the
    start-up time is the intercept ``t1 - N1 / rate``.
-2. Raw ``model.encode`` (the pipelines' ``--backend``, default onnx; the whole list, batch
-   64) over exactly the texts the pipeline
-   embeds (the valid records' shielded, categorised embedding texts, duplicates included),
+2. Raw ``model.encode`` (the pipelines' ``--backend``, default onnx; the whole list in one
+   call, in sub-batches of the pipeline's default ``--embedding_encode_batch_size``) over
+   exactly the texts the pipeline embeds (the valid records' shielded, categorised embedding
+   texts, duplicates included),
    measured before and after the embedding runs; the ratio divides the pipeline's rate in valid
    records per second by the mean of the two.
 
